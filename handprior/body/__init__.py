@@ -1,0 +1,1 @@
+"""Hand body model: joint orders, the MANO layer wrapper, the stand-in model and safe MANO loading."""

@@ -1,0 +1,164 @@
+"""The packed sequence store (DESIGN 4.2): one folder per split, memory-mapped ``.npy`` arrays.
+
+Layout of a store folder::
+
+    pred.npy        (N,21,3) float32  per-frame estimates, mm, canonical joint order, right hand
+    gt.npy          (N,21,3) float32  ground truth, same conventions
+    gt_theta.npy    (N,48)   float32  optional MANO pose (3 global orientation + 45 finger axis-angle)
+    gt_beta.npy     (N,10)   float32  optional MANO shape
+    seq_starts.npy  (S+1,)   int64    sequence s is frames seq_starts[s]:seq_starts[s+1]
+    meta.json                         dataset, estimator, fps, sides, units, joint_order, version, ...
+
+Arrays are opened with ``mmap_mode="r"`` so a multi-million-frame dataset is never loaded into memory.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from handprior.body.joints import NUM_JOINTS
+from handprior.errors import HandpriorInputError
+
+STORE_VERSION = 1
+REQUIRED_FILES = ("pred.npy", "gt.npy", "seq_starts.npy", "meta.json")
+JOINT_ORDER_NAME = "openpose21"
+
+
+@dataclass
+class SequenceStore:
+    """A memory-mapped split: per-frame predictions, ground truth and sequence boundaries."""
+
+    root: Path
+    pred: np.ndarray  # (N,21,3) mm
+    gt: np.ndarray  # (N,21,3) mm
+    seq_starts: np.ndarray  # (S+1,)
+    meta: dict[str, Any] = field(default_factory=dict)
+    gt_theta: np.ndarray | None = None  # (N,48)
+    gt_beta: np.ndarray | None = None  # (N,10)
+
+    @property
+    def num_frames(self) -> int:
+        return int(self.seq_starts[-1])
+
+    @property
+    def num_sequences(self) -> int:
+        return len(self.seq_starts) - 1
+
+    @property
+    def lengths(self) -> np.ndarray:
+        return np.diff(self.seq_starts)
+
+    @property
+    def has_mano(self) -> bool:
+        return self.gt_theta is not None and self.gt_beta is not None
+
+    def sequence(self, index: int) -> slice:
+        """Frame range of sequence ``index``."""
+        return slice(int(self.seq_starts[index]), int(self.seq_starts[index + 1]))
+
+    @classmethod
+    def open(cls, root: str | Path) -> SequenceStore:
+        """Open a store folder read-only with memory mapping; checks shapes and boundaries, not every value."""
+        root = Path(root)
+        if not root.is_dir():
+            raise HandpriorInputError("sequence store folder does not exist (run `handprior prepare` first)", root)
+        missing = [name for name in REQUIRED_FILES if not (root / name).is_file()]
+        if missing:
+            raise HandpriorInputError(f"not a sequence store: missing {', '.join(missing)}", root)
+        meta = _read_meta(root / "meta.json")
+        pred = _load_array(root / "pred.npy", (None, NUM_JOINTS, 3))
+        gt = _load_array(root / "gt.npy", (None, NUM_JOINTS, 3))
+        seq_starts = np.asarray(_load_array(root / "seq_starts.npy", (None,)), dtype=np.int64)
+        gt_theta = _load_array(root / "gt_theta.npy", (None, 48)) if (root / "gt_theta.npy").is_file() else None
+        gt_beta = _load_array(root / "gt_beta.npy", (None, 10)) if (root / "gt_beta.npy").is_file() else None
+        store = cls(root, pred, gt, seq_starts, meta, gt_theta, gt_beta)
+        _check_consistent(store)
+        return store
+
+
+def write_store(
+    root: str | Path,
+    pred: np.ndarray,
+    gt: np.ndarray,
+    seq_starts: np.ndarray,
+    meta: dict[str, Any],
+    gt_theta: np.ndarray | None = None,
+    gt_beta: np.ndarray | None = None,
+) -> Path:
+    """Validate and write a store folder; each file is written to a temporary name and renamed into place.
+
+    ``meta`` gets ``units``, ``joint_order``, ``version``, ``num_frames`` and ``num_sequences`` filled in.
+    Raises :class:`HandpriorInputError` on non-finite values or inconsistent shapes.
+    """
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    arrays: dict[str, np.ndarray] = {
+        "pred": np.ascontiguousarray(pred, dtype=np.float32),
+        "gt": np.ascontiguousarray(gt, dtype=np.float32),
+        "seq_starts": np.ascontiguousarray(seq_starts, dtype=np.int64),
+    }
+    if gt_theta is not None:
+        arrays["gt_theta"] = np.ascontiguousarray(gt_theta, dtype=np.float32)
+    if gt_beta is not None:
+        arrays["gt_beta"] = np.ascontiguousarray(gt_beta, dtype=np.float32)
+    for name, array in arrays.items():
+        if name != "seq_starts" and not np.isfinite(array).all():
+            bad = int((~np.isfinite(array)).reshape(len(array), -1).any(axis=1).sum())
+            raise HandpriorInputError(f"{name} has non-finite values in {bad} frames; drop or repair them first", root)
+    meta = dict(meta)
+    meta.update(units="mm", joint_order=JOINT_ORDER_NAME, version=STORE_VERSION)
+    meta.update(num_frames=int(arrays["seq_starts"][-1]), num_sequences=len(arrays["seq_starts"]) - 1)
+    store = SequenceStore(root, arrays["pred"], arrays["gt"], arrays["seq_starts"], meta,
+                          arrays.get("gt_theta"), arrays.get("gt_beta"))  # fmt: skip
+    _check_consistent(store)
+    for name, array in arrays.items():
+        tmp = root / f".{name}.tmp.npy"
+        np.save(tmp, array)
+        os.replace(tmp, root / f"{name}.npy")
+    tmp = root / ".meta.json.tmp"
+    tmp.write_text(json.dumps(meta, indent=2, sort_keys=True))
+    os.replace(tmp, root / "meta.json")
+    return root
+
+
+def _read_meta(path: Path) -> dict[str, Any]:
+    try:
+        meta = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise HandpriorInputError(f"meta.json is not valid JSON ({error})", path) from None
+    if not isinstance(meta, dict):
+        raise HandpriorInputError("meta.json must hold a JSON object", path)
+    if meta.get("units", "mm") != "mm":
+        raise HandpriorInputError(f"store units must be mm, found {meta.get('units')!r}", path)
+    return meta
+
+
+def _load_array(path: Path, shape: tuple[int | None, ...]) -> np.ndarray:
+    try:
+        array = np.load(path, mmap_mode="r", allow_pickle=False)
+    except (ValueError, OSError, EOFError) as error:
+        raise HandpriorInputError(f"cannot read array ({error}); the file is truncated or not a .npy", path) from None
+    if array.ndim != len(shape) or any(want is not None and got != want for got, want in zip(array.shape, shape)):
+        want = "(" + ",".join("N" if s is None else str(s) for s in shape) + ")"
+        raise HandpriorInputError(f"expected shape {want}, found {tuple(array.shape)}", path)
+    return array
+
+
+def _check_consistent(store: SequenceStore) -> None:
+    starts, root = store.seq_starts, store.root
+    if len(starts) < 2 or starts[0] != 0 or np.any(np.diff(starts) <= 0):
+        raise HandpriorInputError("seq_starts must start at 0 and strictly increase (no empty sequences)", root)
+    n = int(starts[-1])
+    for name in ("pred", "gt", "gt_theta", "gt_beta"):
+        array = getattr(store, name)
+        if array is not None and len(array) != n:
+            raise HandpriorInputError(f"{name} has {len(array)} frames but seq_starts ends at {n}", root)
+    sides = store.meta.get("sides")
+    if sides is not None and len(sides) != store.num_sequences:
+        raise HandpriorInputError(f"meta.json lists {len(sides)} sides for {store.num_sequences} sequences", root)

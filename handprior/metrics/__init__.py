@@ -1,0 +1,1 @@
+"""Metrics: a functional core (pure tensor functions) and thin torchmetrics classes over it."""

@@ -1,0 +1,82 @@
+"""Pure metric functions (DESIGN 8). Inputs in mm, canonical joint order; outputs per frame or per joint.
+
+Alignment follows the paper: both sequences are translated so the root (wrist) is at the origin and the
+prediction is scaled so that its reference bone (wrist -> middle MCP) has the ground-truth length.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from handprior.body.joints import MIDDLE_MCP, WRIST
+
+EPS = 1e-8
+
+
+def root_align(points: Tensor, joints: Tensor, root: int = WRIST) -> Tensor:
+    """Subtract the root joint: points (...,P,3), joints (...,J,3) -> (...,P,3)."""
+    return points - joints[..., root : root + 1, :]
+
+
+def bone_scale(pred_joints: Tensor, gt_joints: Tensor, bone: tuple[int, int] = (WRIST, MIDDLE_MCP)) -> Tensor:
+    """Factor that gives the prediction the ground-truth reference bone length: (...,J,3) -> (...,1,1)."""
+    a, b = bone
+    pred_len = (pred_joints[..., b, :] - pred_joints[..., a, :]).norm(dim=-1)  # (...)
+    gt_len = (gt_joints[..., b, :] - gt_joints[..., a, :]).norm(dim=-1)  # (...)
+    return (gt_len / pred_len.clamp_min(EPS))[..., None, None]
+
+
+def aligned_errors(
+    pred: Tensor,
+    gt: Tensor,
+    pred_joints: Tensor | None = None,
+    gt_joints: Tensor | None = None,
+    root: int = WRIST,
+    scale: bool = True,
+) -> Tensor:
+    """Per-point Euclidean error after root alignment (and bone scaling): (...,P,3) -> (...,P).
+
+    ``pred_joints``/``gt_joints`` give the root and the scale when ``pred``/``gt`` are vertices;
+    for joints leave them None.
+    """
+    pred_joints = pred if pred_joints is None else pred_joints
+    gt_joints = gt if gt_joints is None else gt_joints
+    pred_rel = root_align(pred, pred_joints, root)
+    gt_rel = root_align(gt, gt_joints, root)
+    if scale:
+        pred_rel = pred_rel * bone_scale(pred_joints, gt_joints)
+    return (pred_rel - gt_rel).norm(dim=-1)
+
+
+def mpjpe(pred: Tensor, gt: Tensor, root: int = WRIST, scale: bool = True) -> Tensor:
+    """Mean per-joint position error per frame, mm: (...,J,3) x2 -> (...)."""
+    return aligned_errors(pred, gt, root=root, scale=scale).mean(dim=-1)
+
+
+def mpvpe(
+    pred_verts: Tensor, gt_verts: Tensor, pred_joints: Tensor, gt_joints: Tensor, root: int = WRIST, scale: bool = True
+) -> Tensor:
+    """Mean per-vertex position error per frame, mm, aligned by the joints' root and bone: (...,V,3) -> (...)."""
+    return aligned_errors(pred_verts, gt_verts, pred_joints, gt_joints, root=root, scale=scale).mean(dim=-1)
+
+
+def acceleration(joints: Tensor) -> Tensor:
+    """Second difference along time: (T,J,3) -> (T-2,J,3), mm/frame^2."""
+    return joints[:-2] - 2 * joints[1:-1] + joints[2:]
+
+
+def accel_errors(pred: Tensor, gt: Tensor, root: int = WRIST, pad: bool = False) -> Tensor:
+    """Per-frame acceleration error of one whole sequence, mm/frame^2: (T,J,3) x2 -> (T-2,) or (T,) if padded.
+
+    Both sequences are root-aligned first. ``pad=True`` reproduces SmoothNet's convention of a zero error
+    at the first and last frame (which lowers the mean slightly); the default leaves those frames out.
+    """
+    if pred.shape[0] < 3:
+        return pred.new_zeros(pred.shape[0] if pad else 0)
+    diff = acceleration(root_align(pred, pred, root)) - acceleration(root_align(gt, gt, root))  # (T-2,J,3)
+    errors = diff.norm(dim=-1).mean(dim=-1)  # (T-2,)
+    if pad:
+        zero = errors.new_zeros(1)
+        errors = torch.cat([zero, errors, zero])
+    return errors

@@ -1,0 +1,1 @@
+"""Models: plain networks (nets/), classical filters, losses and the LightningModule (refiner)."""
