@@ -1,0 +1,134 @@
+"""LightningDataModules: any sequence store, the built-in synthetic benchmark, and a user's own ``.npz``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+from torch.utils.data import DataLoader
+
+from handprior.data.augment import augment_batch
+from handprior.data.datasets import SequenceDataset, WindowDataset, unbatch_sequence
+from handprior.data.store import SequenceStore
+
+
+class StoreDataModule(L.LightningDataModule):
+    """Sequence stores on disk: ``root/train``, ``root/val`` (``root/test`` if there is no val) and ``root/test``.
+
+    Training uses windows of ``window`` frames cut every ``train_stride`` frames; validation, test and
+    predict use whole sequences (one per batch), which the model windows and stitches itself.
+    """
+
+    def __init__(
+        self,
+        root: str = "data/synthetic",
+        window: int = 27,
+        train_stride: int = 9,
+        batch_size: int = 64,
+        num_workers: int = 0,
+        pin_memory: bool = False,
+        rotation_deg: float = 30.0,
+        scale_range: float = 0.1,
+        translation_mm: float = 50.0,
+        predict_split: str = "test",
+    ) -> None:
+        """
+        Args:
+            root: folder holding one sequence store per split (``train``, ``val``, ``test``).
+            window: frames per window, T (the paper uses 27); the model reads it from here.
+            train_stride: frames between the starts of consecutive training windows.
+            batch_size: training windows per batch.
+            num_workers: DataLoader worker processes.
+            pin_memory: pin host memory for faster transfer to a GPU.
+            rotation_deg: training augmentation, maximum random rotation about a random axis (0 = off).
+            scale_range: training augmentation, random scale in [1-r, 1+r] (0 = off).
+            translation_mm: training augmentation, random translation per axis in [-t, t] mm (0 = off).
+            predict_split: the split that ``handprior predict`` refines.
+        """
+        super().__init__()
+        self.save_hyperparameters()
+        self.root = Path(root).expanduser()
+        self.window, self.train_stride, self.batch_size = window, train_stride, batch_size
+        self.num_workers, self.pin_memory = num_workers, pin_memory
+        self.augmentation = {"rotation_deg": rotation_deg, "scale_range": scale_range, "translation_mm": translation_mm}
+        self.predict_split = predict_split
+        self.stores: dict[str, SequenceStore] = {}
+
+    def split_path(self, split: str) -> Path:
+        """Folder of a split; a missing ``val`` falls back to ``test``."""
+        path = self.root / split
+        if split == "val" and not path.exists():
+            return self.root / "test"
+        return path
+
+    def open_split(self, split: str) -> SequenceStore:
+        """Open (once) the store of a split."""
+        if split not in self.stores:
+            self.stores[split] = SequenceStore.open(self.split_path(split))
+        return self.stores[split]
+
+    def setup(self, stage: str) -> None:
+        needed = {"fit": ["train", "val"], "validate": ["val"], "test": ["test"], "predict": [self.predict_split]}
+        for split in needed.get(stage, []):
+            self.open_split(split)
+
+    def train_dataloader(self) -> DataLoader:
+        dataset = WindowDataset(self.open_split("train"), self.window, self.train_stride)
+        return DataLoader(
+            dataset,
+            batch_size=self.batch_size,
+            shuffle=True,
+            drop_last=len(dataset) > self.batch_size,
+            num_workers=self.num_workers,
+            pin_memory=self.pin_memory,
+            persistent_workers=self.num_workers > 0,
+        )
+
+    def _sequence_loader(self, split: str) -> DataLoader:
+        return DataLoader(
+            SequenceDataset(self.open_split(split)),
+            batch_size=1,
+            collate_fn=unbatch_sequence,
+            num_workers=self.num_workers,
+            pin_memory=self.pin_memory,
+        )
+
+    def val_dataloader(self) -> DataLoader:
+        return self._sequence_loader("val")
+
+    def test_dataloader(self) -> DataLoader:
+        return self._sequence_loader("test")
+
+    def predict_dataloader(self) -> DataLoader:
+        return self._sequence_loader(self.predict_split)
+
+    def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
+        trainer = self.trainer
+        if trainer is not None and trainer.training and any(self.augmentation.values()):
+            return augment_batch(batch, **self.augmentation)
+        return batch
+
+
+class NpzDataModule(StoreDataModule):
+    """A user's own data: one ``.npz`` per split (see :mod:`handprior.data.user_npz` for the keys)."""
+
+    def __init__(self, train: str | None = None, val: str | None = None, test: str | None = None, **kwargs: Any) -> None:
+        """
+        Args:
+            train: ``.npz`` with the training sequences.
+            val: ``.npz`` with the validation sequences (defaults to ``test``).
+            test: ``.npz`` with the test sequences.
+            **kwargs: the options of :class:`StoreDataModule` (window, batch_size, augmentation, ...).
+        """
+        super().__init__(root=".", **kwargs)
+        self.files = {"train": train, "val": val or test, "test": test}
+
+    def open_split(self, split: str) -> SequenceStore:
+        from handprior.data.user_npz import load_user_npz
+
+        if split not in self.stores:
+            if self.files.get(split) is None:
+                raise ValueError(f"NpzDataModule: no .npz given for the {split!r} split (--data.init_args.{split})")
+            self.stores[split] = load_user_npz(self.files[split])
+        return self.stores[split]

@@ -1,0 +1,50 @@
+"""Training losses (DESIGN 7), pure functions over batched tensors."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch.nn.functional as F
+from torch import Tensor
+
+
+@dataclass
+class LossWeights:
+    """Weights of the loss terms; a weight of 0 switches a term off.
+
+    Attributes:
+        joints: smooth-L1 on the refined joints (mm).
+        verts: smooth-L1 on the MANO mesh vertices (mm); needs MANO ground truth and a MANO head.
+        theta: smooth-L1 on the MANO pose (radians).
+        beta: smooth-L1 on the MANO shape.
+        accel: L1 between predicted and ground-truth second differences along time (mm/frame^2), as SmoothNet.
+        position_delta_mm: Huber threshold of the position terms, in mm (1 mm; a delta of 1 on metres is plain L2).
+        param_delta: Huber threshold of the theta and beta terms.
+    """
+
+    joints: float = 1.0
+    verts: float = 1.0
+    theta: float = 1.0
+    beta: float = 0.1
+    accel: float = 1.0
+    position_delta_mm: float = 1.0
+    param_delta: float = 0.1
+
+
+def position_loss(pred: Tensor, gt: Tensor, delta_mm: float) -> Tensor:
+    """Smooth-L1 over coordinates: (...,P,3) x2 -> scalar."""
+    return F.smooth_l1_loss(pred, gt, beta=delta_mm)
+
+
+def param_loss(pred: Tensor, gt: Tensor, delta: float) -> Tensor:
+    """Smooth-L1 over MANO parameters: (...,D) x2 -> scalar."""
+    return F.smooth_l1_loss(pred, gt, beta=delta)
+
+
+def accel_loss(pred: Tensor, gt: Tensor) -> Tensor:
+    """L1 between second differences along time: (B,T,J,3) x2 -> scalar."""
+
+    def second_diff(x: Tensor) -> Tensor:  # (B,T,J,3) -> (B,T-2,J,3)
+        return x[:, :-2] - 2 * x[:, 1:-1] + x[:, 2:]
+
+    return (second_diff(pred) - second_diff(gt)).abs().mean()

@@ -1,0 +1,258 @@
+"""The LightningModule: a refinement network + the MANO layer + losses + metrics + optimiser.
+
+The network is a plain ``nn.Module`` given by configuration (``model.net``). Training runs on windows of T
+frames; validation, test and predict run on whole sequences, windowed with ``eval_stride`` and stitched by
+averaging overlapping windows, so metrics (Accel in particular) are over whole sequences.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import lightning as L
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from handprior.body.mano import ManoLayer
+from handprior.data.windows import cut_windows, local_window_starts, stitch_windows
+from handprior.metrics.functional import aligned_errors
+from handprior.metrics.modules import MPJPE, MPVPE, AccelError
+from handprior.models.losses import LossWeights, accel_loss, param_loss, position_loss
+from handprior.models.nets.output import NetOutput
+
+STAGES = ("val", "test")
+REFINED_METRICS = ("mpjpe", "mpvpe", "accel")
+INPUT_METRICS = ("input_mpjpe", "input_accel")
+
+
+class HandRefiner(L.LightningModule):
+    """Refines per-frame 3D hand joints over time and predicts a MANO mesh."""
+
+    def __init__(
+        self,
+        net: nn.Module,
+        window: int = 27,
+        input_scale_mm: float = 100.0,
+        loss: LossWeights | None = None,
+        lr: float = 1e-3,
+        weight_decay: float = 0.01,
+        warmup_steps: int = 0,
+        min_lr_ratio: float = 0.0,
+        mano_model_path: str | None = None,
+        flat_hand_mean: bool = True,
+        eval_stride: int = 9,
+        eval_chunk: int = 256,
+        accel_pad: bool = False,
+        num_examples: int = 2,
+    ) -> None:
+        """
+        Args:
+            net: the refinement network (``handprior.models.nets.HandPriorNet``, ``SmoothNet``, a filter, ...).
+            window: frames per window, T; linked from ``data.window``, do not set it yourself.
+            input_scale_mm: the network sees each window centred on its mean wrist and divided by this.
+            loss: loss weights and thresholds.
+            lr: AdamW learning rate (peak of the cosine schedule).
+            weight_decay: AdamW weight decay.
+            warmup_steps: linear warm-up steps before the cosine decay.
+            min_lr_ratio: the cosine schedule decays to ``lr * min_lr_ratio`` at the last step.
+            mano_model_path: None for the built-in stand-in hand model, or a folder/file with the official MANO
+                model (``MANO_RIGHT.pkl`` or a converted ``.npz``).
+            flat_hand_mean: MANO pose convention: zero pose is a flat hand (True) or the mean relaxed hand (False).
+            eval_stride: frames between window starts when refining whole sequences (smaller = more overlap).
+            eval_chunk: windows per network call when refining whole sequences.
+            accel_pad: count a zero acceleration error at both sequence ends (SmoothNet's convention).
+            num_examples: test sequences kept for plots (``test_examples``).
+        """
+        super().__init__()
+        self.save_hyperparameters(ignore=["net"])
+        self.net = net
+        self.window = window
+        self.input_scale_mm = input_scale_mm
+        self.loss_weights = loss or LossWeights()
+        self.eval_stride, self.eval_chunk, self.num_examples = eval_stride, eval_chunk, num_examples
+        self._mano_settings = {"model_path": mano_model_path, "flat_hand_mean": flat_hand_mean}
+        self._mano: list[ManoLayer] = []  # kept out of the state dict: it is data, not weights
+        self.metrics = nn.ModuleDict(
+            {
+                stage: nn.ModuleDict(
+                    {
+                        "mpjpe": MPJPE(),
+                        "mpvpe": MPVPE(),
+                        "accel": AccelError(pad=accel_pad),
+                        "input_mpjpe": MPJPE(),
+                        "input_accel": AccelError(pad=accel_pad),
+                    }
+                )
+                for stage in STAGES
+            }
+        )
+        self.test_examples: list[dict[str, Any]] = []
+        self.test_per_joint: dict[str, np.ndarray] = {}
+        self._per_joint_sums: dict[str, Tensor] = {}
+
+    # ----------------------------------------------------------------------------------------- network
+    @property
+    def mano(self) -> ManoLayer:
+        """The MANO layer (built on first use, moved to the module's device)."""
+        if not self._mano:
+            self._mano.append(ManoLayer(**self._mano_settings))
+        if self._mano[0].faces.device != self.device:
+            self._mano[0].to(self.device)
+        return self._mano[0]
+
+    def run_net(self, pred: Tensor) -> NetOutput:
+        """Network on windows in mm: (B,T,J,3) -> NetOutput with joints in mm."""
+        center = pred[:, :, :1].mean(dim=1, keepdim=True)  # (B,1,1,3) mean wrist of each window
+        out = self.net((pred - center) / self.input_scale_mm)
+        out.joints = out.joints * self.input_scale_mm + center
+        return out
+
+    def forward(self, pred: Tensor) -> NetOutput:
+        return self.run_net(pred)
+
+    def mesh(self, theta: Tensor, beta: Tensor, wrist: Tensor, chunk: int = 4096) -> Tensor:
+        """MANO mesh placed at a wrist position: theta (N,48), beta (N,10), wrist (N,3) mm -> (N,778,3) mm."""
+        parts = []
+        for i in range(0, theta.shape[0], chunk):
+            verts, joints = self.mano(theta[i : i + chunk], beta[i : i + chunk])
+            parts.append(verts - joints[:, :1] + wrist[i : i + chunk, None])
+        return torch.cat(parts)
+
+    # ---------------------------------------------------------------------------------------- training
+    def training_step(self, batch: dict[str, Any], batch_idx: int) -> Tensor:
+        out = self.run_net(batch["pred"])
+        gt, w = batch["gt"], self.loss_weights
+        terms = {"joints": position_loss(out.joints, gt, w.position_delta_mm), "accel": accel_loss(out.joints, gt)}
+        if out.theta is not None and batch["has_mano"].all():
+            b, t = gt.shape[:2]
+            gt_theta, gt_beta = batch["gt_theta"], batch["gt_beta"]  # (B,T,48), (B,10)
+            terms["theta"] = param_loss(out.theta, gt_theta, w.param_delta)
+            if out.beta is not None:
+                betas = [out.beta, *out.beta_blocks]
+                terms["beta"] = sum(param_loss(b_, gt_beta, w.param_delta) for b_ in betas) / len(betas)
+            if w.verts > 0:
+                beta = (out.beta if out.beta is not None else gt_beta)[:, None].expand(b, t, 10)
+                scale = batch.get("scale", gt.new_ones(b))[:, None, None, None]  # augmentation scale (B,1,1,1)
+                pred_v = self.mesh(out.theta.reshape(-1, 48), beta.reshape(-1, 10), out.joints[:, :, 0].reshape(-1, 3))
+                gt_v = self.mesh(gt_theta.reshape(-1, 48), gt_beta[:, None].expand(b, t, 10).reshape(-1, 10),
+                                 gt[:, :, 0].reshape(-1, 3))  # fmt: skip
+                pred_v, gt_v = pred_v.reshape(b, t, -1, 3), gt_v.reshape(b, t, -1, 3)  # (B,T,778,3)
+                wrist_p, wrist_g = out.joints[:, :, :1], gt[:, :, :1]  # (B,T,1,3)
+                pred_v = (pred_v - wrist_p) * scale + wrist_p
+                gt_v = (gt_v - wrist_g) * scale + wrist_g
+                terms["verts"] = position_loss(pred_v, gt_v, w.position_delta_mm)
+        loss = sum(getattr(w, name) * value for name, value in terms.items())
+        batch_size = gt.shape[0]
+        self.log("train/loss", loss, prog_bar=True, batch_size=batch_size)
+        for name, value in terms.items():
+            self.log(f"train/loss_{name}", value, batch_size=batch_size)
+        return loss
+
+    # --------------------------------------------------------------------------- whole-sequence refinement
+    @torch.no_grad()
+    def refine_sequence(self, pred: Tensor) -> dict[str, Tensor | None]:
+        """Refine one whole sequence (L,J,3) mm -> joints (L,J,3), theta (L,48) | None, beta (L,10) | None."""
+        length = pred.shape[0]
+        if getattr(self.net, "sequence_level", False):
+            out = self.run_net(pred[None])
+            beta = None if out.beta is None else out.beta.expand(length, -1)
+            theta = None if out.theta is None else out.theta[0]
+            return {"joints": out.joints[0], "theta": theta, "beta": beta}
+        starts = torch.from_numpy(local_window_starts(length, self.window, self.eval_stride)).to(pred.device)
+        windows = cut_windows(pred, starts, self.window)  # (W,T,J,3)
+        outs = [self.run_net(windows[i : i + self.eval_chunk]) for i in range(0, len(windows), self.eval_chunk)]
+        result: dict[str, Tensor | None] = {
+            "joints": stitch_windows(torch.cat([o.joints for o in outs]), starts, length),
+            "theta": None,
+            "beta": None,
+        }
+        if outs[0].theta is not None:
+            # Axis-angle averaged across overlapping windows: exact where windows agree, a close
+            # approximation for the small differences between neighbouring windows.
+            result["theta"] = stitch_windows(torch.cat([o.theta for o in outs]), starts, length)
+        if outs[0].beta is not None:
+            beta = torch.cat([o.beta for o in outs])[:, None].expand(-1, self.window, -1)  # (W,T,10)
+            result["beta"] = stitch_windows(beta, starts, length)
+        return result
+
+    def _evaluate(self, batch: dict[str, Any], stage: str) -> dict[str, Tensor | None]:
+        pred, gt = batch["pred"], batch["gt"]
+        refined = self.refine_sequence(pred)
+        metrics = self.metrics[stage]
+        metrics["mpjpe"].update(refined["joints"], gt)
+        metrics["accel"].update(refined["joints"], gt)
+        metrics["input_mpjpe"].update(pred, gt)
+        metrics["input_accel"].update(pred, gt)
+        if refined["theta"] is not None and batch["has_mano"]:
+            beta = refined["beta"] if refined["beta"] is not None else batch["gt_beta"]
+            pred_v = self.mesh(refined["theta"], beta, refined["joints"][:, 0])
+            gt_v = self.mesh(batch["gt_theta"], batch["gt_beta"], gt[:, 0])
+            metrics["mpvpe"].update(pred_v, gt_v, refined["joints"], gt)
+        return refined
+
+    def _log_epoch(self, stage: str) -> None:
+        for name, metric in self.metrics[stage].items():
+            if metric.update_called:
+                self.log(f"{stage}/{name}", metric.compute(), prog_bar=name in ("mpjpe", "accel"))
+            metric.reset()
+
+    def validation_step(self, batch: dict[str, Any], batch_idx: int) -> None:
+        self._evaluate(batch, "val")
+
+    def on_validation_epoch_end(self) -> None:
+        self._log_epoch("val")
+
+    def on_test_epoch_start(self) -> None:
+        self.test_examples, self.test_per_joint, self._per_joint_sums = [], {}, {}
+
+    def test_step(self, batch: dict[str, Any], batch_idx: int) -> None:
+        refined = self._evaluate(batch, "test")
+        pred, gt = batch["pred"], batch["gt"]
+        for key, joints in (("input", pred), ("refined", refined["joints"])):
+            errors = aligned_errors(joints, gt).sum(dim=0)  # (J,)
+            self._per_joint_sums[key] = self._per_joint_sums.get(key, 0) + errors
+        self._per_joint_sums["frames"] = self._per_joint_sums.get("frames", 0) + pred.shape[0]
+        if len(self.test_examples) < self.num_examples:
+            self.test_examples.append(
+                {
+                    "name": batch["name"],
+                    "input": pred.cpu().numpy(),
+                    "refined": refined["joints"].cpu().numpy(),
+                    "gt": gt.cpu().numpy(),
+                }
+            )
+
+    def on_test_epoch_end(self) -> None:
+        self._log_epoch("test")
+        frames = self._per_joint_sums.pop("frames", 0)
+        if frames:
+            self.test_per_joint = {k: (v / frames).cpu().numpy() for k, v in self._per_joint_sums.items()}
+
+    def predict_step(self, batch: dict[str, Any], batch_idx: int) -> dict[str, Any]:
+        refined = self.refine_sequence(batch["pred"])
+        return {
+            "index": batch["index"],
+            "name": batch["name"],
+            "side": batch["side"],
+            **{k: None if v is None else v.cpu().numpy() for k, v in refined.items()},
+        }
+
+    # -------------------------------------------------------------------------------------- optimiser
+    def configure_optimizers(self) -> dict[str, Any]:
+        params = [p for p in self.parameters() if p.requires_grad]
+        if not params:
+            raise ValueError(f"{type(self.net).__name__} has no trainable parameters: use `handprior test` for it")
+        optimizer = torch.optim.AdamW(params, lr=self.hparams.lr, weight_decay=self.hparams.weight_decay)
+        total = max(1, int(self.trainer.estimated_stepping_batches))
+        warmup, floor = self.hparams.warmup_steps, self.hparams.min_lr_ratio
+
+        def factor(step: int) -> float:
+            if step < warmup:
+                return (step + 1) / warmup
+            progress = min(1.0, (step - warmup) / max(1, total - warmup))
+            return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress))
+
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
