@@ -1,0 +1,115 @@
+"""Result rows: metric -> row mapping, concurrent appends from several processes, the Lightning callback."""
+
+import csv
+import multiprocessing
+from types import SimpleNamespace
+
+import pytest
+import torch
+
+from handprior.reporting.results import (
+    COLUMNS,
+    ResultRow,
+    ResultRowsWriter,
+    append_rows,
+    lock_for,
+    metric_rows,
+    read_rows,
+)
+
+
+def make_row(run_id: str, i: int) -> ResultRow:
+    return ResultRow("t", run_id, "g", "ours", str(i % 3), "synthetic", "test", "mpjpe", float(i), "mm", "c", "sha")
+
+
+def writer_process(path: str, run_id: str, count: int) -> None:
+    for i in range(count):
+        append_rows(path, [make_row(run_id, i), make_row(run_id, i + 1000)])
+
+
+def test_metric_rows_split_input_and_refined():
+    metrics = {
+        "test/mpjpe": torch.tensor(7.5),
+        "test/accel": 4.25,
+        "test/input_mpjpe": torch.tensor(10.0),
+        "test/input_accel": 7.0,
+        "val/mpjpe": 1.0,
+        "train/loss": 3.0,
+    }
+    rows = metric_rows(metrics, method="ours", run_id="r1", seed="2", dataset="synthetic", timestamp="now")
+    by_key = {(r.method, r.metric): r for r in rows}
+    assert set(by_key) == {("ours", "mpjpe"), ("ours", "accel"), ("input", "mpjpe"), ("input", "accel")}
+    assert by_key[("ours", "mpjpe")].value == 7.5 and by_key[("ours", "mpjpe")].unit == "mm"
+    assert by_key[("input", "accel")].value == 7.0 and by_key[("input", "accel")].unit == "mm/frame^2"
+    assert all(r.split == "test" and r.seed == "2" and r.run_id == "r1" for r in rows)
+
+
+def test_concurrent_writers_lose_no_row(tmp_path):
+    path = str(tmp_path / "results" / "runs.csv")
+    context = multiprocessing.get_context("fork")  # the children only write CSV rows
+    workers = [context.Process(target=writer_process, args=(path, f"run{k}", 40)) for k in range(2)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=60)
+        assert worker.exitcode == 0
+    with open(path, newline="") as handle:
+        lines = list(csv.reader(handle))
+    assert lines[0] == list(COLUMNS)
+    assert sum(1 for line in lines if line == list(COLUMNS)) == 1  # one header despite two creators
+    assert all(len(line) == len(COLUMNS) for line in lines)
+    rows = read_rows(path)
+    assert len(rows) == 2 * 40 * 2
+    for run_id in ("run0", "run1"):
+        values = sorted(r.value for r in rows if r.run_id == run_id)
+        assert values == sorted([float(i) for i in range(40)] + [float(i + 1000) for i in range(40)])
+
+
+def test_a_writer_waits_for_the_lock(tmp_path):
+    path = tmp_path / "runs.csv"
+    context = multiprocessing.get_context("fork")
+    with lock_for(path):  # another writer holds the lock
+        worker = context.Process(target=writer_process, args=(str(path), "late", 1))
+        worker.start()
+        worker.join(timeout=1.0)
+        assert worker.is_alive() and not path.exists()
+    worker.join(timeout=30)
+    assert worker.exitcode == 0 and len(read_rows(path)) == 2
+
+
+def test_read_rows_skips_a_truncated_last_line(tmp_path):
+    path = tmp_path / "runs.csv"
+    append_rows(path, [make_row("a", 1)])
+    with path.open("a") as handle:
+        handle.write("2026-01-01,b,g,ours")  # a crash mid-write
+    assert [r.run_id for r in read_rows(path)] == ["a"]
+    assert read_rows(tmp_path / "missing.csv") == []
+
+
+class FakeNet(torch.nn.Module):
+    pass
+
+
+@pytest.mark.parametrize(("method", "expected"), [(None, "FakeNet"), ("SmoothNet", "SmoothNet")])
+def test_callback_writes_test_metrics_on_rank_zero(tmp_path, monkeypatch, method, expected):
+    monkeypatch.setenv("PL_GLOBAL_SEED", "3")
+    monkeypatch.setenv("HANDPRIOR_RUN_ID", "bench-run")
+    trainer = SimpleNamespace(
+        is_global_zero=True,
+        sanity_checking=False,
+        callback_metrics={"test/mpjpe": torch.tensor(5.0), "test/input_mpjpe": torch.tensor(9.0), "val/mpjpe": 1.0},
+        loggers=[],
+        datamodule=SimpleNamespace(root="data/synthetic"),
+        log_dir=str(tmp_path),
+    )
+    module = SimpleNamespace(net=FakeNet())
+    path = tmp_path / "runs.csv"
+    callback = ResultRowsWriter(path=str(path), method=method, group="table1")
+    callback.on_test_end(trainer, module)
+    rows = read_rows(path)
+    assert {(r.method, r.metric, r.value) for r in rows} == {(expected, "mpjpe", 5.0), ("input", "mpjpe", 9.0)}
+    assert all(r.seed == "3" and r.group == "table1" and r.dataset == "synthetic" for r in rows)
+    assert all(r.run_id == "bench-run" for r in rows)
+    trainer.is_global_zero = False
+    callback.on_test_end(trainer, module)
+    assert len(read_rows(path)) == 2
