@@ -1,0 +1,7 @@
+"""Preparers: official dataset files + per-frame predictions -> sequence stores (DESIGN 4.4, docs/datasets.md).
+
+One module per dataset (:mod:`.interhand26m`, :mod:`.reinterhand`, :mod:`.hanco`, :mod:`.dexycb`) reads the
+annotations into per-view hand tracks; :mod:`.pipeline` joins them with predictions (:mod:`.predictions`),
+cuts continuous sequences (:mod:`.sequences`), counts every drop (:mod:`.report`) and writes the stores.
+:mod:`.commands` holds the typed functions behind ``handprior prepare <name>``.
+"""

@@ -1,0 +1,221 @@
+"""InterHand2.6M (v1.0, 30 fps release): ``annotations/<split>/InterHand2.6M_<split>_*.json`` -> hand tracks.
+
+Read exactly as documented in ``shared/datasets.md`` section 1:
+
+* ``*_data.json`` (COCO-style, plain ``json``): images with ``capture, seq_name, camera, frame_idx,
+  file_name`` and one annotation per image (``hand_type``, ``hand_type_valid``, image-level ``joint_valid``);
+* ``*_camera.json``: per capture and camera ``camrot`` (world -> camera R) and ``campos`` (centre, mm):
+  ``X_cam = R (X_world - campos)``;
+* ``*_joint_3d.json``: per capture and frame ``world_coord`` (42x3, mm) and 3D ``joint_valid`` (42);
+* ``*_MANO_NeuralAnnot.json`` (optional): per capture, frame and hand ``pose (48)`` world-frame axis-angle,
+  ``shape (10)``; smplx ``use_pca=False``, ``flat_hand_mean=False``.
+
+A view is ``(split, capture, seq_name, camera)``; its right and left hands are separate tracks. A hand is
+present in an image when ``hand_type`` says so (``interacting`` = both) or, where ``hand_type_valid`` is 0,
+when its image-level wrist is valid. A present hand is kept only if all 21 of its 3D joints are valid.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from handprior.body.joints import IH26M_TO_CANON_LEFT, IH26M_TO_CANON_RIGHT
+from handprior.data.prepare.files import as_array, read_json
+from handprior.data.prepare.geometry import theta_to_camera, translation_from_centre, world_to_camera
+from handprior.data.prepare.mano import mano_absent, mano_present, read_pose_shape
+from handprior.data.prepare.predictions import KeyScheme
+from handprior.data.prepare.report import (
+    INVALID_JOINTS,
+    INVALID_WRIST,
+    NO_CAMERA,
+    NO_GROUND_TRUTH,
+    NO_MANO,
+    TRUNCATED_JOINTS,
+    SplitReport,
+)
+from handprior.data.prepare.sequences import SIDES, Track
+from handprior.errors import HandpriorInputError
+
+SPLITS = ("train", "val", "test")
+JOINT_MAPS = {"right": IH26M_TO_CANON_RIGHT, "left": IH26M_TO_CANON_LEFT}
+WRIST_INDEX = {"right": 20, "left": 41}
+_KEY = re.compile(r"(?:^|/)(?:images/)?(train|val|test)/Capture(\d+)/([^/]+)/cam([^/]+)/image(\d+)(?:\.\w+)?$")
+
+
+def parse_key(key: str) -> tuple[Any, ...] | None:
+    """``images/<split>/Capture<c>/<seq>/cam<camera>/image<frame>.jpg`` -> ``(split, c, seq, camera, frame)``."""
+    match = _KEY.search(key)
+    if match is None:
+        return None
+    split, capture, seq_name, camera, frame = match.groups()
+    return split, int(capture), seq_name, camera, int(frame)
+
+
+def format_key(frame_id: tuple[Any, ...]) -> str:
+    """Inverse of :func:`parse_key`: the image path relative to the dataset root."""
+    split, capture, seq_name, camera, frame = frame_id
+    return f"images/{split}/Capture{capture}/{seq_name}/cam{camera}/image{frame}.jpg"
+
+
+SCHEME = KeyScheme("interhand26m", parse_key, format_key, format_key(("test", 0, "0266_dh_pray", "400030", 1000)), True)
+
+
+def annotation_path(root: Path, split: str, kind: str) -> Path:
+    """``annotations/<split>/InterHand2.6M_<split>_<kind>.json``."""
+    return root / "annotations" / split / f"InterHand2.6M_{split}_{kind}.json"
+
+
+@dataclass
+class _SplitData:
+    """The parsed JSON files of one split."""
+
+    views: dict[tuple[Any, ...], list[tuple[int, dict[str, Any]]]]  # view -> [(frame_idx, annotation)] sorted
+    cameras: dict[str, Any]
+    joints: dict[str, Any]
+    mano: dict[str, Any] | None
+    notes: list[str]
+
+
+@dataclass
+class InterHand26M:
+    """Preparer for InterHand2.6M (see the module docstring)."""
+
+    root: Path
+    cameras: list[str] | None = None  # restrict to these camera names (e.g. ["400262"]); None: all
+    with_mano: bool = True
+    drop_truncated: bool = False  # also drop hands with joints outside the image (image-level joint_valid)
+    fps: float = 30.0
+    dataset: str = "interhand26m"
+    scheme: KeyScheme = SCHEME
+    split_names: tuple[str, ...] = SPLITS
+    _loaded: tuple[str, _SplitData] | None = field(default=None, repr=False)
+
+    def _data(self, split: str) -> _SplitData:
+        if self._loaded is None or self._loaded[0] != split:
+            self._loaded = None  # free the previous split before parsing the next
+            self._loaded = (split, self._load(split))
+        return self._loaded[1]
+
+    def _load(self, split: str) -> _SplitData:
+        data_path = annotation_path(self.root, split, "data")
+        data = read_json(data_path)
+        if not isinstance(data, dict) or "images" not in data or "annotations" not in data:
+            raise HandpriorInputError("expected a COCO-style object with 'images' and 'annotations'", data_path)
+        annotations: dict[int, dict[str, Any]] = {}
+        notes: list[str] = []
+        duplicates = 0
+        for ann in data["annotations"]:
+            if annotations.setdefault(int(ann["image_id"]), ann) is not ann:
+                duplicates += 1
+        if duplicates:
+            notes.append(f"{duplicates} extra annotations of already annotated images ignored (first one used)")
+        views: dict[tuple[Any, ...], list[tuple[int, dict[str, Any]]]] = defaultdict(list)
+        unannotated = 0
+        for image in data["images"]:
+            ann = annotations.get(int(image["id"]))
+            if ann is None:
+                unannotated += 1
+                continue
+            view = (split, int(image["capture"]), str(image["seq_name"]), str(image["camera"]))
+            views[view].append((int(image["frame_idx"]), ann))
+        if unannotated:
+            notes.append(f"{unannotated} images without an annotation ignored")
+        for frames in views.values():
+            frames.sort(key=lambda item: item[0])
+        mano_path = annotation_path(self.root, split, "MANO_NeuralAnnot")
+        mano = read_json(mano_path) if self.with_mano and mano_path.is_file() else None
+        cameras = read_json(annotation_path(self.root, split, "camera"))
+        joints = read_json(annotation_path(self.root, split, "joint_3d"))
+        return _SplitData(dict(views), cameras, joints, mano, notes)
+
+    def views(self, split: str) -> list[tuple[Any, ...]]:
+        views = sorted(self._data(split).views)
+        return [v for v in views if self.cameras is None or v[3] in self.cameras]
+
+    def tracks(self, split: str, view: tuple[Any, ...], report: SplitReport) -> list[Track]:
+        data = self._data(split)
+        for note in data.notes:
+            if note not in report.notes:
+                report.notes.append(note)
+        frames = data.views[view]
+        _, capture, seq_name, camera = view
+        path = annotation_path(self.root, split, "camera")
+        try:
+            camera_params = data.cameras[str(capture)]
+            rotation = as_array(camera_params["camrot"][camera], (3, 3), "camrot", path)
+            translation = translation_from_centre(rotation, as_array(camera_params["campos"][camera], (3,), "campos", path))
+        except KeyError:
+            rotation = translation = None
+        tracks = []
+        for side in SIDES:
+            present = [(f, ann) for f, ann in frames if _hand_present(ann, side)]
+            if present:
+                name = f"{split}/Capture{capture}/{seq_name}/cam{camera}/{side}"
+                tracks.append(self._track(split, view, side, present, data, rotation, translation, name))
+        if rotation is None:
+            for hand in tracks:
+                hand.drop(np.ones(len(hand.frames), dtype=bool), NO_CAMERA)
+        return tracks
+
+    def _track(self, split: str, view: tuple[Any, ...], side: str, frames: list[tuple[int, dict[str, Any]]],
+               data: _SplitData, rotation: np.ndarray | None, translation: np.ndarray | None, name: str) -> Track:
+        capture = str(view[1])
+        n, index = len(frames), list(JOINT_MAPS[side])
+        world = np.full((n, 42, 3), np.nan)  # (F,42,3) mm
+        valid = np.zeros((n, 42), dtype=bool)  # 3D validity
+        in_image = np.zeros((n, 42), dtype=bool)  # image-level (truncation-aware) validity
+        theta, beta = np.zeros((n, 48)), np.zeros((n, 10))
+        has_mano = np.zeros(n, dtype=bool)
+        joints_path, mano_path = annotation_path(self.root, split, "joint_3d"), annotation_path(self.root, split, "MANO_NeuralAnnot")
+        for i, (frame, ann) in enumerate(frames):
+            in_image[i] = as_array(ann.get("joint_valid", np.ones(42)), (42,), "joint_valid", joints_path) > 0
+            entry = data.joints.get(capture, {}).get(str(frame))
+            if entry is not None:
+                if not isinstance(entry, dict) or "world_coord" not in entry or "joint_valid" not in entry:
+                    raise HandpriorInputError(f"capture {capture} frame {frame}: expected world_coord and joint_valid", joints_path)
+                world[i] = as_array(entry["world_coord"], (42, 3), "world_coord", joints_path)
+                valid[i] = as_array(entry["joint_valid"], (42,), "joint_valid", joints_path) > 0
+            fit = (data.mano or {}).get(capture, {}).get(str(frame))
+            params = read_pose_shape(fit.get(side) if isinstance(fit, dict) else None, mano_path)
+            if params is not None:
+                theta[i], beta[i], has_mano[i] = params[0], params[1], True
+        reasons = np.full(n, "", dtype=object)
+        hand = Track(name, side, view, np.array([f for f, _ in frames]), np.full((n, 21, 3), np.nan), reasons)
+        hand.drop(np.isnan(world).all(axis=(1, 2)), NO_GROUND_TRUTH)
+        hand.drop(~valid[:, WRIST_INDEX[side]], INVALID_WRIST)
+        hand.drop(~valid[:, index].all(axis=1) | ~np.isfinite(world[:, index]).all(axis=(1, 2)), INVALID_JOINTS)
+        if self.drop_truncated:
+            hand.drop(~in_image[:, index].all(axis=1), TRUNCATED_JOINTS)
+        if rotation is not None and translation is not None:
+            hand.gt = world_to_camera(world[:, index], rotation, translation)  # (F,21,3) mm, camera frame
+        if data.mano is not None:
+            hand.drop(~has_mano, NO_MANO)
+            hand.theta = theta_to_camera(theta, rotation) if rotation is not None else theta
+            hand.beta = beta
+        return hand
+
+    def split_meta(self, split: str) -> dict[str, Any]:
+        data = self._data(split)
+        if data.mano is not None:
+            mano = mano_present("InterHand2.6M NeuralAnnot (smplx MANO, use_pca=False, flat_hand_mean=False)")
+        elif not self.with_mano:
+            mano = mano_absent("not requested (with_mano=False)")
+        else:
+            mano = mano_absent(f"{annotation_path(self.root, split, 'MANO_NeuralAnnot').name} not found")
+        return {"annotations": str(annotation_path(self.root, split, "data")), "mano": mano,
+                "source_root": str(self.root), "frame_rate_note": "30 fps release; frame step inferred per track"}  # fmt: skip
+
+
+def _hand_present(ann: dict[str, Any], side: str) -> bool:
+    """Whether the image shows hand ``side``: ``hand_type`` when valid, otherwise the image-level wrist."""
+    hand_type = ann.get("hand_type")
+    if hand_type in ("right", "left", "interacting") and ann.get("hand_type_valid", 1):
+        return hand_type in (side, "interacting")
+    joint_valid = np.asarray(ann.get("joint_valid", []), dtype=np.float64).reshape(-1)
+    return joint_valid.size == 42 and joint_valid[WRIST_INDEX[side]] > 0
