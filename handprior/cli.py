@@ -10,9 +10,8 @@ from __future__ import annotations
 import importlib
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 TRAINER_COMMANDS = ("fit", "validate", "test", "predict")
 
@@ -32,6 +31,7 @@ def _choose_wandb_mode() -> None:
 
 
 def _print_help() -> None:
+    """A table of the subcommands."""
     from rich.console import Console
     from rich.table import Table
 
@@ -50,16 +50,18 @@ def _print_help() -> None:
     Console().print("Run `handprior COMMAND --help` for a command's options.")
 
 
-def _run_extra(argv: list[str]) -> Any:
+def _run_extra(argv: list[str]) -> None:
     from jsonargparse import CLI
 
     module, attribute, _ = EXTRA_COMMANDS[argv[0]]
     component = getattr(importlib.import_module(module), attribute)
-    return CLI(component, args=argv[1:], prog=f"handprior {argv[0]}", as_positional=True)
+    result = CLI(component, args=argv[1:], prog=f"handprior {argv[0]}", as_positional=True)
+    if result is not None:
+        print(result)
 
 
-def main(args: Sequence[str] | None = None) -> Any:
-    """Entry point of the `handprior` console script and of `python -m handprior`."""
+def main(args: Sequence[str] | None = None) -> None:
+    """Entry point of the `handprior` console script and of `python -m handprior`; ``args`` for use from Python."""
     argv = list(sys.argv[1:] if args is None else args)
     if not argv or argv[0] in ("-h", "--help"):
         _print_help()
@@ -69,18 +71,16 @@ def main(args: Sequence[str] | None = None) -> Any:
 
     try:
         if argv[0] in EXTRA_COMMANDS:
-            return _run_extra(argv)
+            _run_extra(argv)
+            return None
         if argv[0] not in TRAINER_COMMANDS:
             known = ", ".join([*TRAINER_COMMANDS, *EXTRA_COMMANDS])
             raise HandpriorInputError(f"unknown command {argv[0]!r}; commands: {known}")
         from handprior.lightning_cli import run_lightning_cli
 
-        return run_lightning_cli(argv)
+        run_lightning_cli(None if args is None else argv)
+        return None
     except HandpriorInputError as error:
         print(f"handprior: error: {error}", file=sys.stderr)
         raise SystemExit(2) from None
 
-
-def command(function: Callable[..., Any]) -> Callable[..., Any]:
-    """Marker for functions exposed as subcommands (documentation only)."""
-    return function

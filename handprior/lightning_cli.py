@@ -8,12 +8,11 @@ from lightning.pytorch.cli import LightningCLI
 from rich.console import Console
 from rich.table import Table
 
-from handprior.data.datamodule import StoreDataModule
-from handprior.models.refiner import HandRefiner
-
 # Imported so that short class names (HandPriorNet, SyntheticDataModule, ...) resolve in configs.
 import handprior.data.datamodule  # noqa: F401, E402
 import handprior.models.nets  # noqa: F401, E402
+from handprior.data.datamodule import StoreDataModule
+from handprior.models.refiner import HandRefiner
 
 
 class HandPriorCLI(LightningCLI):
@@ -21,6 +20,18 @@ class HandPriorCLI(LightningCLI):
 
     def add_arguments_to_parser(self, parser: Any) -> None:
         parser.link_arguments("data", "model.window", compute_fn=lambda data: data.window, apply_on="instantiate")
+        parser.add_argument(
+            "--test_after_fit",
+            type=bool,
+            default=True,
+            help="fit only: test the best checkpoint on the test split when training ends",
+        )
+
+    def after_fit(self) -> None:
+        if self.config[self.subcommand].get("test_after_fit") and not self.trainer.interrupted:
+            ckpt = "best" if self.trainer.checkpoint_callback and self.trainer.checkpoint_callback.best_model_path else None
+            self.trainer.test(self.model, datamodule=self.datamodule, ckpt_path=ckpt, weights_only=True)
+            print_results_table(self.trainer.callback_metrics, "test")
 
     def after_validate(self) -> None:
         print_results_table(self.trainer.callback_metrics, "val")
@@ -52,8 +63,8 @@ def print_results_table(metrics: dict[str, Any], stage: str, console: Console | 
     (console or Console()).print(table)
 
 
-def run_lightning_cli(argv: list[str]) -> HandPriorCLI:
-    """Run a trainer subcommand; configs choose the network (`model.net`) and the data (`data`)."""
+def run_lightning_cli(argv: list[str] | None) -> HandPriorCLI:
+    """Run a trainer subcommand (``argv`` None: from ``sys.argv``); configs choose ``model.net`` and ``data``."""
     return HandPriorCLI(
         HandRefiner,
         StoreDataModule,

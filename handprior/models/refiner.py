@@ -8,6 +8,7 @@ averaging overlapping windows, so metrics (Accel in particular) are over whole s
 from __future__ import annotations
 
 import math
+from dataclasses import asdict
 from typing import Any
 
 import lightning as L
@@ -15,7 +16,6 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from handprior.body.mano import ManoLayer
 from handprior.data.windows import cut_windows, local_window_starts, stitch_windows
 from handprior.metrics.functional import aligned_errors
 from handprior.metrics.modules import MPJPE, MPVPE, AccelError
@@ -66,14 +66,16 @@ class HandRefiner(L.LightningModule):
             num_examples: test sequences kept for plots (``test_examples``).
         """
         super().__init__()
-        self.save_hyperparameters(ignore=["net"])
+        self.loss_weights = loss or LossWeights()
+        # Plain values only, so that checkpoints load with weights_only=True (no pickled classes).
+        self.save_hyperparameters(ignore=["net", "loss"])
+        self.hparams["loss"] = asdict(self.loss_weights)
         self.net = net
         self.window = window
         self.input_scale_mm = input_scale_mm
-        self.loss_weights = loss or LossWeights()
         self.eval_stride, self.eval_chunk, self.num_examples = eval_stride, eval_chunk, num_examples
         self._mano_settings = {"model_path": mano_model_path, "flat_hand_mean": flat_hand_mean}
-        self._mano: list[ManoLayer] = []  # kept out of the state dict: it is data, not weights
+        self._mano: list[nn.Module] = []  # kept out of the state dict: it is data, not weights
         self.metrics = nn.ModuleDict(
             {
                 stage: nn.ModuleDict(
@@ -94,9 +96,11 @@ class HandRefiner(L.LightningModule):
 
     # ----------------------------------------------------------------------------------------- network
     @property
-    def mano(self) -> ManoLayer:
+    def mano(self) -> nn.Module:
         """The MANO layer (built on first use, moved to the module's device)."""
         if not self._mano:
+            from handprior.body.mano import ManoLayer
+
             self._mano.append(ManoLayer(**self._mano_settings))
         if self._mano[0].faces.device != self.device:
             self._mano[0].to(self.device)

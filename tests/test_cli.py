@@ -1,0 +1,46 @@
+"""The `handprior` command: help, errors, every shipped config parses."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from handprior.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIGS = sorted(p for p in (ROOT / "configs").rglob("*.yaml"))
+BASE = ROOT / "configs" / "synthetic.yaml"
+
+
+def test_help_lists_the_commands(capsys):
+    main(["--help"])
+    out = capsys.readouterr().out
+    assert "fit" in out and "test" in out
+
+
+def test_unknown_command_is_a_clear_error(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["fitt"])
+    assert info.value.code == 2
+    assert "unknown command 'fitt'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("config", CONFIGS, ids=lambda p: str(p.relative_to(ROOT / "configs")))
+def test_every_shipped_config_parses(config, capsys):
+    configs = ["--config", str(config)] if config == BASE else ["--config", str(BASE), "--config", str(config)]
+    with pytest.raises(SystemExit) as info:
+        main(["fit", *configs, "--print_config"])
+    assert info.value.code == 0
+    printed = capsys.readouterr().out
+    assert "class_path: handprior" in printed
+
+
+def test_config_typo_names_the_key():
+    result = subprocess.run(
+        [sys.executable, "-m", "handprior", "fit", "--config", str(BASE), "--model.lrr=0.1", "--print_config"],
+        capture_output=True, text=True, cwd=ROOT, timeout=120,
+    )  # fmt: skip
+    assert result.returncode != 0
+    assert "lrr" in result.stderr
+    assert "Traceback" not in result.stderr
