@@ -72,7 +72,8 @@ def mirror_axis_angle(pose: np.ndarray) -> np.ndarray:
 def wrist_middle_length(joints: np.ndarray) -> np.ndarray:
     """Length of the wrist -> middle-MCP bone for canonical joints ``(...,21,3)`` -> ``(...)``."""
     joints = np.asarray(joints, dtype=np.float64)
-    return np.linalg.norm(joints[..., MIDDLE_MCP, :] - joints[..., WRIST, :], axis=-1)
+    with np.errstate(invalid="ignore"):  # inf - inf in frames that are dropped anyway
+        return np.linalg.norm(joints[..., MIDDLE_MCP, :] - joints[..., WRIST, :], axis=-1)
 
 
 def median_hand_size(joints: np.ndarray) -> float:

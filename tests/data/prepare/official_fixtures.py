@@ -209,8 +209,8 @@ def write_reinterhand(root: Path, seed: int = 0) -> dict:
 # ------------------------------------------------------------------------------------------------------- HanCo
 
 
-def write_hanco(root: Path, lengths: tuple[int, ...] = (12, 12, 12, 6, 12), seed: int = 0) -> dict:
-    """Sequences of the given lengths with 8 cameras; world joints in metres.
+def write_hanco(root: Path, lengths: tuple[int, ...] = (12, 12, 12, 6, 12), seed: int = 0, unit_scale: float = 1.0) -> dict:
+    """Sequences of the given lengths with 8 cameras; world joints in metres (times ``unit_scale``).
 
     Cases: sequence 3 frame 2 has no xyz file; sequence 3 frame 4 has ``has_fit`` false (no MANO file).
     """
@@ -224,7 +224,7 @@ def write_hanco(root: Path, lengths: tuple[int, ...] = (12, 12, 12, 6, 12), seed
         meta["is_valid"].append([True] * count)
         meta["object_id"].append([None] * count)
         meta["has_fit"].append(has_fit)
-        world = hand_motion(rng, count) / 1000.0  # (F,21,3) m
+        world = hand_motion(rng, count) / 1000.0 * unit_scale  # (F,21,3) m
         theta, beta = random_theta(rng, count), rng.normal(0, 1, size=(count, 10))
         rotations = [random_rotation(rng) for _ in range(8)]
         translations = [rng.normal(0, 0.1, size=3) for _ in range(8)]
