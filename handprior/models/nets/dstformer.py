@@ -60,12 +60,13 @@ class Embedding(nn.Module):
 
 
 class Attention(nn.Module):
-    """Multi-head self-attention within groups of tokens, with optional extra (memory) tokens.
+    """Multi-head self-attention along one axis of x (B,T,J,C), with optional extra (memory) tokens.
 
-    x (B,G,N,C): G independent groups of N tokens per batch item (already normalised).
-    memory (B,M,C): tokens shared by all groups of a batch item; they join the keys/values (N+M keys), and with
-    ``memory_query`` also the queries. Returns the update of x (B,G,N,C) and the memory update (B,M,C) averaged
-    over the G groups (None unless ``memory_query``).
+    ``axis="spatial"``: the J joints of each frame attend to each other (B*T groups of J tokens);
+    ``axis="temporal"``: the T frames of each joint attend to each other (B*J groups of T tokens).
+    memory (B,M,C): tokens shared by all groups of a batch item; they join the keys and values (N+M keys per
+    group of N), and with ``memory_query`` also the queries. Returns the update of x (B,T,J,C) and the memory
+    update (B,M,C) averaged over the groups (None unless ``memory_query``). x and memory come normalised.
     """
 
     def __init__(self, dim: int, num_heads: int, dropout: float = 0.0) -> None:
@@ -78,24 +79,38 @@ class Attention(nn.Module):
         self.drop = nn.Dropout(dropout)
 
     def forward(
-        self, x: Tensor, memory: Tensor | None = None, memory_query: bool = False
+        self, x: Tensor, axis: str, memory: Tensor | None = None, memory_query: bool = False
     ) -> tuple[Tensor, Tensor | None]:
-        B, G, N, C = x.shape
-        H = self.num_heads
-        q, k, v = self.qkv(x).view(B, G, N, 3, H, C // H).permute(3, 0, 1, 4, 2, 5)  # 3 x (B,G,H,N,C/H)
+        B, T, J, C = x.shape
+        H, D = self.num_heads, C // self.num_heads
+        qkv = self.qkv(x).view(B, T, J, 3, H, D)  # (B,T,J,3,H,D)
+        if axis == "spatial":
+            G, N = T, J
+            qkv = qkv.permute(3, 0, 1, 4, 2, 5)  # (3,B,T,H,J,D)
+        else:
+            G, N = J, T
+            qkv = qkv.permute(3, 0, 2, 4, 1, 5)  # (3,B,J,H,T,D)
+        q, k, v = qkv.reshape(3, B * G, H, N, D)  # 3 x (B*G,H,N,D): 4-D inputs take the fused CPU/GPU kernels
         if memory is not None:
             M = memory.shape[1]
-            mq, mk, mv = self.qkv(memory).view(B, 1, M, 3, H, C // H).permute(3, 0, 1, 4, 2, 5)  # 3 x (B,1,H,M,C/H)
-            k = torch.cat([k, mk.expand(B, G, H, M, C // H)], dim=3)  # (B,G,H,N+M,C/H)
-            v = torch.cat([v, mv.expand(B, G, H, M, C // H)], dim=3)  # (B,G,H,N+M,C/H)
+            mem = self.qkv(memory).view(B, 1, M, 3, H, D).permute(3, 0, 1, 4, 2, 5)  # (3,B,1,H,M,D)
+            mem = mem.expand(3, B, G, H, M, D).reshape(3, B * G, H, M, D)  # (3,B*G,H,M,D)
+            k = torch.cat([k, mem[1]], dim=2)  # (B*G,H,N+M,D)
+            v = torch.cat([v, mem[2]], dim=2)  # (B*G,H,N+M,D)
             if memory_query:
-                q = torch.cat([q, mq.expand(B, G, H, M, C // H)], dim=3)  # (B,G,H,N+M,C/H)
-        out = F.scaled_dot_product_attention(q, k, v)  # (B,G,H,Nq,C/H)
-        out = out.transpose(2, 3).reshape(B, G, q.shape[3], C)  # (B,G,Nq,C)
-        out = self.drop(self.proj(out))
+                q = torch.cat([q, mem[0]], dim=2)  # (B*G,H,N+M,D)
+        out = F.scaled_dot_product_attention(q, k, v)  # (B*G,H,Nq,D)
+        mem_out = None
         if memory is not None and memory_query:
-            return out[:, :, :N], out[:, :, N:].mean(dim=1)  # (B,G,N,C), (B,M,C)
-        return out, None
+            mem_out = out[:, :, N:].reshape(B, G, H, M, D).mean(dim=1)  # (B,H,M,D)
+            mem_out = self.drop(self.proj(mem_out.transpose(1, 2).reshape(B, M, C)))  # (B,M,C)
+            out = out[:, :, :N]  # (B*G,H,N,D)
+        if axis == "spatial":
+            out = out.reshape(B, T, H, J, D).transpose(2, 3)  # (B,T,J,H,D)
+        else:
+            out = out.reshape(B, J, H, T, D).permute(0, 3, 1, 2, 4)  # (B,T,J,H,D)
+        out = self.drop(self.proj(out.reshape(B, T, J, C)))  # (B,T,J,C)
+        return out, mem_out
 
 
 class AttentionSublayer(nn.Module):
@@ -114,13 +129,8 @@ class AttentionSublayer(nn.Module):
     def forward(
         self, x: Tensor, memory: Tensor | None = None, memory_query: bool = False
     ) -> tuple[Tensor, Tensor | None]:
-        h = self.norm(x)  # (B,T,J,C): groups = frames, tokens = joints
-        if self.axis == "temporal":
-            h = h.transpose(1, 2)  # (B,J,T,C): groups = joints, tokens = frames
         mem = self.norm(memory) if memory is not None else None
-        out, mem_out = self.attn(h, mem, memory_query)
-        if self.axis == "temporal":
-            out = out.transpose(1, 2)  # (B,T,J,C)
+        out, mem_out = self.attn(self.norm(x), self.axis, mem, memory_query)
         if mem_out is not None:
             memory = memory + mem_out
         return x + out, memory
@@ -166,9 +176,11 @@ class Fusion(nn.Module):
     def forward(self, xs: list[Tensor]) -> Tensor:
         if len(xs) != self.num_branches:
             raise ValueError(f"fusion expects {self.num_branches} branches, got {len(xs)}")
-        alpha = self.weight(torch.cat(xs, dim=-1)).softmax(dim=-1)  # (..., n)
-        stacked = torch.stack(xs, dim=-1)  # (..., C, n)
-        return (stacked * alpha.unsqueeze(-2)).sum(dim=-1)  # (..., C)
+        # Linear(nC->n) on the concatenation, as a sum over the branches' weight slices (no concatenated copy).
+        w = self.weight.weight.split(xs[0].shape[-1], dim=1)  # n x (n,C)
+        logits = self.weight.bias + sum(F.linear(x, wi) for x, wi in zip(xs, w))  # (..., n)
+        alpha = logits.softmax(dim=-1)  # (..., n)
+        return sum(alpha[..., i : i + 1] * x for i, x in enumerate(xs))  # (..., C)
 
 
 class Stage(nn.Module):
