@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 from lightning.pytorch.cli import LightningCLI
@@ -19,7 +20,8 @@ class HandPriorCLI(LightningCLI):
     """LightningCLI with the data window linked into the model and a results table after test/validate."""
 
     def add_arguments_to_parser(self, parser: Any) -> None:
-        parser.link_arguments("data", "model.window", compute_fn=lambda data: data.window, apply_on="instantiate")
+        for source, target in (("window", "window"), ("mano_model_path", "mano_model_path"), ("flat_hand_mean", "flat_hand_mean")):
+            parser.link_arguments("data", f"model.{target}", compute_fn=_attribute(source), apply_on="instantiate")
         parser.add_argument(
             "--test_after_fit",
             type=bool,
@@ -38,6 +40,10 @@ class HandPriorCLI(LightningCLI):
 
     def after_test(self) -> None:
         print_results_table(self.trainer.callback_metrics, "test")
+
+
+def _attribute(name: str) -> Any:
+    return lambda data: getattr(data, name)
 
 
 def print_results_table(metrics: dict[str, Any], stage: str, console: Console | None = None) -> None:
@@ -65,6 +71,15 @@ def print_results_table(metrics: dict[str, Any], stage: str, console: Console | 
 
 def run_lightning_cli(argv: list[str] | None) -> HandPriorCLI:
     """Run a trainer subcommand (``argv`` None: from ``sys.argv``); configs choose ``model.net`` and ``data``."""
+    try:
+        return _build_cli(argv)
+    finally:
+        wandb = sys.modules.get("wandb")
+        if wandb is not None and wandb.run is not None:
+            wandb.finish()  # the next run in this process gets a run of its own
+
+
+def _build_cli(argv: list[str] | None) -> HandPriorCLI:
     return HandPriorCLI(
         HandRefiner,
         StoreDataModule,

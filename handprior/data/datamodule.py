@@ -32,6 +32,8 @@ class StoreDataModule(L.LightningDataModule):
         scale_range: float = 0.1,
         translation_mm: float = 50.0,
         predict_split: str = "test",
+        mano_model_path: str | None = None,
+        flat_hand_mean: bool = True,
     ) -> None:
         """
         Args:
@@ -45,6 +47,11 @@ class StoreDataModule(L.LightningDataModule):
             scale_range: training augmentation, random scale in [1-r, 1+r] (0 = off).
             translation_mm: training augmentation, random translation per axis in [-t, t] mm (0 = off).
             predict_split: the split that ``handprior predict`` refines.
+            mano_model_path: the hand model the data's MANO ground truth is defined with: None for the built-in
+                stand-in, or a folder/file with the official MANO model (``MANO_RIGHT.pkl`` or a converted
+                ``.npz``). The model uses the same one (linked).
+            flat_hand_mean: MANO pose convention of the data: zero pose is a flat hand (True) or the mean
+                relaxed hand (False). Linked into the model.
         """
         super().__init__()
         self.save_hyperparameters()
@@ -53,6 +60,7 @@ class StoreDataModule(L.LightningDataModule):
         self.num_workers, self.pin_memory = num_workers, pin_memory
         self.augmentation = {"rotation_deg": rotation_deg, "scale_range": scale_range, "translation_mm": translation_mm}
         self.predict_split = predict_split
+        self.mano_model_path, self.flat_hand_mean = mano_model_path, flat_hand_mean
         self.stores: dict[str, SequenceStore] = {}
 
     def split_path(self, split: str) -> Path:
@@ -132,3 +140,59 @@ class NpzDataModule(StoreDataModule):
                 raise ValueError(f"NpzDataModule: no .npz given for the {split!r} split (--data.init_args.{split})")
             self.stores[split] = load_user_npz(self.files[split])
         return self.stores[split]
+
+
+class SyntheticDataModule(StoreDataModule):
+    """The built-in synthetic benchmark (DESIGN 4.3), generated on first use and cached under ``root``.
+
+    Realistic right-hand motion posed through the MANO layer at 30 fps, with per-frame predictions from a
+    seeded estimator-noise simulator. Train, val and test come from disjoint seeds derived from ``seed``.
+    """
+
+    def __init__(
+        self,
+        root: str = "data/synthetic",
+        seed: int = 0,
+        profile: str = "interwild",
+        train_sequences: int = 200,
+        val_sequences: int = 20,
+        test_sequences: int = 40,
+        min_frames: int = 150,
+        max_frames: int = 400,
+        **kwargs: Any,
+    ) -> None:
+        """
+        Args:
+            root: cache folder; the data is regenerated only when these settings change.
+            seed: base seed of the generator (independent of ``seed_everything``).
+            profile: estimator-noise profile (``interwild``, ``strong``, ``weak``; see
+                ``handprior.data.synthetic.noise``).
+            train_sequences: training sequences.
+            val_sequences: validation sequences.
+            test_sequences: test sequences.
+            min_frames: shortest sequence, frames.
+            max_frames: longest sequence, frames.
+            **kwargs: the options of :class:`StoreDataModule` (window, batch_size, augmentation, ...).
+        """
+        super().__init__(root=root, **kwargs)
+        from handprior.data.synthetic.generate import SyntheticConfig
+
+        self.config = SyntheticConfig(
+            seed=seed,
+            profile=profile,
+            train_sequences=train_sequences,
+            val_sequences=val_sequences,
+            test_sequences=test_sequences,
+            frames_range=(min_frames, max_frames),
+            mano_model_path=self.mano_model_path,
+        )
+
+    def prepare_data(self) -> None:
+        from handprior.data.synthetic.generate import ensure_synthetic
+
+        ensure_synthetic(self.root, self.config)
+
+    def open_split(self, split: str) -> SequenceStore:
+        if split not in self.stores:
+            self.prepare_data()  # cheap when the cache is current; covers use outside a Trainer
+        return super().open_split(split)

@@ -57,9 +57,9 @@ class HandRefiner(L.LightningModule):
             weight_decay: AdamW weight decay.
             warmup_steps: linear warm-up steps before the cosine decay.
             min_lr_ratio: the cosine schedule decays to ``lr * min_lr_ratio`` at the last step.
-            mano_model_path: None for the built-in stand-in hand model, or a folder/file with the official MANO
-                model (``MANO_RIGHT.pkl`` or a converted ``.npz``).
-            flat_hand_mean: MANO pose convention: zero pose is a flat hand (True) or the mean relaxed hand (False).
+            mano_model_path: the MANO model (None: the built-in stand-in); linked from ``data``, whose ground
+                truth is defined with it.
+            flat_hand_mean: MANO pose convention (zero pose = flat hand); linked from ``data``.
             eval_stride: frames between window starts when refining whole sequences (smaller = more overlap).
             eval_chunk: windows per network call when refining whole sequences.
             accel_pad: count a zero acceleration error at both sequence ends (SmoothNet's convention).

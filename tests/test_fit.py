@@ -1,0 +1,40 @@
+"""End to end through the CLI on a tiny synthetic benchmark: fit (+ test), a second fit, test from a checkpoint."""
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from handprior.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = [
+    "--config", str(ROOT / "configs" / "synthetic.yaml"),
+    "--trainer.max_epochs=1", "--trainer.limit_train_batches=3", "--trainer.limit_val_batches=2",
+    "--trainer.limit_test_batches=2",
+    "--data.init_args.train_sequences=4", "--data.init_args.val_sequences=2", "--data.init_args.test_sequences=2",
+    "--data.init_args.min_frames=40", "--data.init_args.max_frames=60", "--data.init_args.batch_size=8",
+    "--model.net.init_args.dim=16", "--model.net.init_args.depth=1", "--model.net.init_args.num_heads=2",
+    "--model.net.init_args.dim_rep=16", "--model.net.init_args.memory_tokens=2",
+]  # fmt: skip
+
+
+@pytest.mark.slow
+def test_fit_twice_in_one_folder_then_test_a_checkpoint(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    data = f"--data.init_args.root={tmp_path / 'synthetic'}"
+    main(["fit", *TINY, data])
+    main(["fit", *TINY, data])
+    runs = sorted((tmp_path / "logs" / "synthetic").glob("version_*"))
+    assert [r.name for r in runs] == ["version_0", "version_1"]
+    for run in runs:
+        assert (run / "config.yaml").is_file() and (run / "checkpoints" / "last.ckpt").is_file()
+    out = capsys.readouterr().out
+    assert out.count("test results") == 2 and "input (unrefined)" in out
+    metrics = (runs[0] / "metrics.csv").read_text().splitlines()[0]
+    for name in ("val/mpjpe", "val/mpvpe", "val/accel", "val/input_mpjpe", "test/mpjpe", "test/input_accel"):
+        assert name in metrics
+    ckpt = runs[0] / "checkpoints" / "last.ckpt"
+    torch.load(ckpt, weights_only=True)  # checkpoints hold no pickled classes
+    main(["test", *TINY, data, f"--ckpt_path={ckpt}"])
+    assert "refined" in capsys.readouterr().out
