@@ -6,6 +6,7 @@ Every reader turns a missing or corrupt file into a :class:`HandpriorInputError`
 from __future__ import annotations
 
 import json
+import math
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -79,6 +80,6 @@ def as_array(value: Any, shape: tuple[int, ...], what: str, path: Path) -> np.nd
         array = np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError):
         raise HandpriorInputError(f"{what} is not a numeric array", path) from None
-    if array.size != int(np.prod(shape)):
+    if array.size != math.prod(shape):
         raise HandpriorInputError(f"{what} has {array.size} values, expected shape {shape}", path)
     return array.reshape(shape)

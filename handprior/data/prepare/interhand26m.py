@@ -83,6 +83,38 @@ class _SplitData:
 
 
 @dataclass
+class _CaptureArrays:
+    """3D joints and MANO fits of one capture as arrays (row per annotated frame)."""
+
+    rows: dict[int, int]  # frame_idx -> row
+    world: np.ndarray  # (F,42,3) mm, IH26M order
+    valid: np.ndarray  # (F,42) bool, 3D validity
+    theta: np.ndarray  # (F,2,48) right, left; world-frame global orientation
+    beta: np.ndarray  # (F,2,10)
+    has_mano: np.ndarray  # (F,2) bool
+
+
+def _capture_arrays(joints: dict[str, Any], mano: dict[str, Any], joints_path: Path, mano_path: Path) -> _CaptureArrays:
+    """Parse ``joint_3d[capture]`` and ``MANO_NeuralAnnot[capture]`` once."""
+    frames = sorted(joints, key=int)
+    n = len(frames)
+    world, valid = np.full((n, 42, 3), np.nan), np.zeros((n, 42), dtype=bool)
+    theta, beta, has_mano = np.zeros((n, 2, 48)), np.zeros((n, 2, 10)), np.zeros((n, 2), dtype=bool)
+    for i, frame in enumerate(frames):
+        entry = joints[frame]
+        if not isinstance(entry, dict) or "world_coord" not in entry or "joint_valid" not in entry:
+            raise HandpriorInputError(f"frame {frame}: expected world_coord and joint_valid", joints_path)
+        world[i] = as_array(entry["world_coord"], (42, 3), f"frame {frame} world_coord", joints_path)
+        valid[i] = as_array(entry["joint_valid"], (42,), f"frame {frame} joint_valid", joints_path) > 0
+        fit = mano.get(frame)
+        for h, side in enumerate(SIDES):
+            params = read_pose_shape(fit.get(side) if isinstance(fit, dict) else None, mano_path)
+            if params is not None:
+                theta[i, h], beta[i, h], has_mano[i, h] = params[0], params[1], True
+    return _CaptureArrays({int(f): i for i, f in enumerate(frames)}, world, valid, theta, beta, has_mano)
+
+
+@dataclass
 class InterHand26M:
     """Preparer for InterHand2.6M (see the module docstring)."""
 
@@ -95,6 +127,7 @@ class InterHand26M:
     scheme: KeyScheme = SCHEME
     split_names: tuple[str, ...] = SPLITS
     _loaded: tuple[str, _SplitData] | None = field(default=None, repr=False)
+    _arrays: tuple[tuple[str, int], _CaptureArrays] | None = field(default=None, repr=False)
 
     def _data(self, split: str) -> _SplitData:
         if self._loaded is None or self._loaded[0] != split:
@@ -163,41 +196,40 @@ class InterHand26M:
                 hand.drop(np.ones(len(hand.frames), dtype=bool), NO_CAMERA)
         return tracks
 
+    def _capture(self, split: str, capture: int) -> _CaptureArrays:
+        """Arrays of one capture's 3D joints and MANO fits, parsed once and shared by all its views."""
+        if self._arrays is None or self._arrays[0] != (split, capture):
+            data = self._data(split)
+            self._arrays = None
+            self._arrays = ((split, capture), _capture_arrays(data.joints.get(str(capture), {}),
+                                                              (data.mano or {}).get(str(capture), {}),
+                                                              annotation_path(self.root, split, "joint_3d"),
+                                                              annotation_path(self.root, split, "MANO_NeuralAnnot")))  # fmt: skip
+        return self._arrays[1]
+
     def _track(self, split: str, view: tuple[Any, ...], side: str, frames: list[tuple[int, dict[str, Any]]],
                data: _SplitData, rotation: np.ndarray | None, translation: np.ndarray | None, name: str) -> Track:
-        capture = str(view[1])
-        n, index = len(frames), list(JOINT_MAPS[side])
-        world = np.full((n, 42, 3), np.nan)  # (F,42,3) mm
-        valid = np.zeros((n, 42), dtype=bool)  # 3D validity
-        in_image = np.zeros((n, 42), dtype=bool)  # image-level (truncation-aware) validity
-        theta, beta = np.zeros((n, 48)), np.zeros((n, 10))
-        has_mano = np.zeros(n, dtype=bool)
-        joints_path, mano_path = annotation_path(self.root, split, "joint_3d"), annotation_path(self.root, split, "MANO_NeuralAnnot")
-        for i, (frame, ann) in enumerate(frames):
-            in_image[i] = as_array(ann.get("joint_valid", np.ones(42)), (42,), "joint_valid", joints_path) > 0
-            entry = data.joints.get(capture, {}).get(str(frame))
-            if entry is not None:
-                if not isinstance(entry, dict) or "world_coord" not in entry or "joint_valid" not in entry:
-                    raise HandpriorInputError(f"capture {capture} frame {frame}: expected world_coord and joint_valid", joints_path)
-                world[i] = as_array(entry["world_coord"], (42, 3), "world_coord", joints_path)
-                valid[i] = as_array(entry["joint_valid"], (42,), "joint_valid", joints_path) > 0
-            fit = (data.mano or {}).get(capture, {}).get(str(frame))
-            params = read_pose_shape(fit.get(side) if isinstance(fit, dict) else None, mano_path)
-            if params is not None:
-                theta[i], beta[i], has_mano[i] = params[0], params[1], True
-        reasons = np.full(n, "", dtype=object)
-        hand = Track(name, side, view, np.array([f for f, _ in frames]), np.full((n, 21, 3), np.nan), reasons)
-        hand.drop(np.isnan(world).all(axis=(1, 2)), NO_GROUND_TRUTH)
+        arrays = self._capture(split, view[1])
+        n, index, hand_index = len(frames), list(JOINT_MAPS[side]), SIDES.index(side)
+        frame_ids = np.array([f for f, _ in frames], dtype=np.int64)
+        rows = np.array([arrays.rows.get(int(f), -1) for f in frame_ids], dtype=np.int64)  # (F,) -1: no 3D entry
+        found = rows >= 0
+        world = np.where(found[:, None, None], arrays.world[rows], np.nan)  # (F,42,3) mm
+        valid = found[:, None] & arrays.valid[rows]  # (F,42)
+        hand = Track(name, side, view, frame_ids, np.full((n, 21, 3), np.nan), np.full(n, "", dtype=object))
+        hand.drop(~found, NO_GROUND_TRUTH)
         hand.drop(~valid[:, WRIST_INDEX[side]], INVALID_WRIST)
         hand.drop(~valid[:, index].all(axis=1) | ~np.isfinite(world[:, index]).all(axis=(1, 2)), INVALID_JOINTS)
         if self.drop_truncated:
+            in_image = np.stack([_image_valid(ann) for _, ann in frames])  # (F,42) image-level validity
             hand.drop(~in_image[:, index].all(axis=1), TRUNCATED_JOINTS)
         if rotation is not None and translation is not None:
             hand.gt = world_to_camera(world[:, index], rotation, translation)  # (F,21,3) mm, camera frame
         if data.mano is not None:
-            hand.drop(~has_mano, NO_MANO)
+            hand.drop(~(found & arrays.has_mano[rows, hand_index]), NO_MANO)
+            theta = arrays.theta[rows, hand_index]  # (F,48) world-frame global orientation
             hand.theta = theta_to_camera(theta, rotation) if rotation is not None else theta
-            hand.beta = beta
+            hand.beta = arrays.beta[rows, hand_index]
         return hand
 
     def split_meta(self, split: str) -> dict[str, Any]:
@@ -212,10 +244,15 @@ class InterHand26M:
                 "source_root": str(self.root), "frame_rate_note": "30 fps release; frame step inferred per track"}  # fmt: skip
 
 
+def _image_valid(ann: dict[str, Any]) -> np.ndarray:
+    """Image-level (truncation-aware) ``joint_valid`` of an annotation, flattened to (42,) bool."""
+    joint_valid = np.asarray(ann.get("joint_valid", np.ones(42)), dtype=np.float64).reshape(-1)
+    return joint_valid > 0 if joint_valid.size == 42 else np.zeros(42, dtype=bool)
+
+
 def _hand_present(ann: dict[str, Any], side: str) -> bool:
     """Whether the image shows hand ``side``: ``hand_type`` when valid, otherwise the image-level wrist."""
     hand_type = ann.get("hand_type")
     if hand_type in ("right", "left", "interacting") and ann.get("hand_type_valid", 1):
         return hand_type in (side, "interacting")
-    joint_valid = np.asarray(ann.get("joint_valid", []), dtype=np.float64).reshape(-1)
-    return joint_valid.size == 42 and joint_valid[WRIST_INDEX[side]] > 0
+    return bool(_image_valid(ann)[WRIST_INDEX[side]])
