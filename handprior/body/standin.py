@@ -56,8 +56,9 @@ MANO_KEYS: tuple[str, ...] = (
 )
 ROOT_PARENT = 4294967295  # how the official files mark the root (uint32 -1)
 
-# Half-widths (mm) of the skinning blend across each digit's three joints.
-_BLEND_MM = {"finger": (12.0, 5.0, 4.0), "thumb": (10.0, 7.0, 5.0)}
+# Half-widths (mm) of the skinning blend across each digit's three joints (the thumb's first is unused).
+_BLEND_MM = {"finger": (14.0, 5.0, 4.0), "thumb": (10.0, 7.0, 5.0)}
+_MCP_BLEND_SHIFT_MM = 0.0  # where the knuckle blend is centred, along the finger from the MCP
 _BULGE_MM = 1.2  # posedirs: outward push per unit of (3 - trace R) near a bent joint
 # Relaxed pose (radians of flexion per joint, base to distal) for hands_mean.
 _MEAN_FLEX = {"finger": (0.30, 0.50, 0.25), "thumb": (0.15, 0.30, 0.20)}
@@ -86,7 +87,9 @@ def _digit_blends(g: HandGeometry, part: int) -> tuple[np.ndarray, np.ndarray, n
     """Per vertex, how far it has crossed the digit's 1st, 2nd and 3rd joint: three ``(N,)`` arrays in [0, 1]."""
     axial, _, (a2, a3) = _digit_coordinates(g, part)
     w1, w2, w3 = _BLEND_MM["thumb" if part == THUMB else "finger"]
-    return _smoothstep(axial, 0.0, w1), _smoothstep(axial, a2, w2), _smoothstep(axial, a3, w3)
+    # The thumb's base blend (palm -> CMC) is part of its share (see _thumb_share), not of its chain.
+    first = np.ones_like(axial) if part == THUMB else _smoothstep(axial, _MCP_BLEND_SHIFT_MM, w1)
+    return first, _smoothstep(axial, a2, w2), _smoothstep(axial, a3, w3)
 
 
 def _thumb_share(g: HandGeometry) -> np.ndarray:
@@ -94,10 +97,9 @@ def _thumb_share(g: HandGeometry) -> np.ndarray:
     around the thumb's base (the thenar region)."""
     share = (g.part == THUMB).astype(np.float64)
     axial, _, _ = _digit_coordinates(g, THUMB)
-    rel = g.verts - g.joints[DIGIT_JOINTS[THUMB][0]]
-    dist = np.linalg.norm(rel - axial[:, None] * g.digit_dir[THUMB], axis=1)  # (N,) distance to the thumb axis
+    dist = np.linalg.norm(g.verts - g.joints[DIGIT_JOINTS[THUMB][0]], axis=1)  # (N,) distance to the CMC
     palm = g.part == PALM
-    share[palm] = 0.6 * _smoothstep(axial[palm], -6.0, 10.0) * (1.0 - _smoothstep(dist[palm], 22.0, 8.0))
+    share[palm] = 0.8 * _smoothstep(axial[palm], -14.0, 10.0) * (1.0 - _smoothstep(dist[palm], 26.0, 10.0))
     return share
 
 
