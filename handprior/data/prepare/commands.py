@@ -27,7 +27,7 @@ def prepare_interhand26m(
     out: str,
     predictions: str | None = None,
     split: str = "all",
-    cameras: list[str] | None = None,
+    cameras: list[str | int] | None = None,
     with_mano: bool = True,
     drop_truncated: bool = False,
     min_length: int = 1,
@@ -66,7 +66,7 @@ def prepare_reinterhand(
     out: str,
     predictions: str | None = None,
     split: str = "all",
-    cameras: list[str] | None = None,
+    cameras: list[str | int] | None = None,
     with_mano: bool = True,
     min_truncation_ratio: float = 0.2,
     min_length: int = 1,
@@ -96,8 +96,8 @@ def prepare_reinterhand(
         seed: seed of the simulated predictions.
         progress: show progress bars.
     """
-    preparer = ReInterHand(Path(root), cameras=cameras, with_mano=with_mano, min_truncation_ratio=min_truncation_ratio,
-                           fps=fps)  # fmt: skip
+    preparer = ReInterHand(Path(root), cameras=[str(c) for c in cameras] if cameras else None, with_mano=with_mano,
+                           min_truncation_ratio=min_truncation_ratio, fps=fps)  # fmt: skip
     return run_prepare(preparer, out, split, predictions, profile, seed, min_length, frame_step, progress)
 
 
@@ -146,7 +146,7 @@ def prepare_dexycb(
     out: str,
     predictions: str | None = None,
     split: str = "all",
-    cameras: list[str] | None = None,
+    cameras: list[str | int] | None = None,
     min_length: int = 1,
     fps: float = 30.0,
     profile: str = "interwild",
