@@ -147,13 +147,14 @@ def prepare_dexycb(
     predictions: str | None = None,
     split: str = "all",
     cameras: list[str | int] | None = None,
+    mano_model: str | None = None,
     min_length: int = 1,
     fps: float = 30.0,
     profile: str = "interwild",
     seed: int = 0,
     progress: bool = True,
 ) -> dict[str, Any]:
-    """DexYCB, split s0 -> out/train, out/val, out/test (joints only: MANO ground truth is PCA-coded, see meta.json).
+    """DexYCB, split s0 -> out/train, out/val, out/test (MANO ground truth only with --mano_model, see meta.json).
 
     Args:
         root: ``$DEX_YCB_DIR`` holding the ``<date>-subject-<nn>/<sequence>/`` folders.
@@ -162,13 +163,16 @@ def prepare_dexycb(
             ``hands`` optional (one hand per sequence); omitted: simulated.
         split: ``all`` or a comma-separated subset of ``train,val,test``.
         cameras: only these camera serials; default all eight.
+        mano_model: folder (or file) of the official MANO model; its PCA basis turns DexYCB's 45 PCA coefficients
+            into axis-angle MANO ground truth. Omitted: the stores carry joints only.
         min_length: drop continuous sequences shorter than this many frames (counted).
         fps: frame rate written to meta.json.
         profile: noise-simulator profile used when no predictions are given.
         seed: seed of the simulated predictions.
         progress: show progress bars.
     """
-    preparer = DexYCB(Path(root), cameras=[str(c) for c in cameras] if cameras else None, fps=fps)
+    preparer = DexYCB(Path(root), cameras=[str(c) for c in cameras] if cameras else None,
+                      mano_model=Path(mano_model) if mano_model else None, fps=fps)  # fmt: skip
     return run_prepare(preparer, out, split, predictions, profile, seed, min_length, 1, progress)
 
 

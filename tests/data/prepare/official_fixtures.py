@@ -274,6 +274,7 @@ def write_dexycb(root: Path, sequences_per_subject: int = 5, frames: int = 10, s
             )
             for c, serial in enumerate(DEX_SERIALS):
                 joints = hand_motion(rng, frames, side)  # (F,21,3) mm, camera frame
+                pose_m = rng.normal(0, 0.5, size=(frames, 51)).astype(np.float32)  # orientation, 45 PCA, trans
                 (folder / serial).mkdir()
                 for f in range(frames):
                     if s == 0 and i == 0 and c == 1 and f == 7:
@@ -281,9 +282,16 @@ def write_dexycb(root: Path, sequences_per_subject: int = 5, frames: int = 10, s
                     no_hand = s == 0 and i == 0 and c == 0 and f == 3
                     joint_3d = np.full((1, 21, 3), -1, np.float32) if no_hand else (joints[f] / 1000.0)[None].astype(np.float32)
                     np.savez_compressed(folder / serial / f"labels_{f:06d}.npz", seg=np.zeros((480, 640), np.uint8),
-                                        pose_y=np.zeros((4, 3, 4), np.float32), pose_m=np.zeros((1, 51), np.float32),
+                                        pose_y=np.zeros((4, 3, 4), np.float32),
+                                        pose_m=np.zeros((1, 51), np.float32) if no_hand else pose_m[f][None],
                                         joint_3d=joint_3d, joint_2d=np.zeros((1, 21, 2), np.float32))  # fmt: skip
-                expected[(subject, sequence, serial)] = {"gt": joints, "side": side, "index": i}
+                expected[(subject, sequence, serial)] = {"gt": joints, "side": side, "index": i, "pose_m": pose_m}
+    for s, subject in enumerate(DEX_SUBJECTS):
+        side = "left" if s == 2 else "right"
+        betas = np.round(rng.normal(0, 1, size=10), 3)
+        expected[f"{subject}_{side}"] = betas
+        (root / "calibration" / f"mano_{subject}_{side}").mkdir(parents=True)
+        (root / "calibration" / f"mano_{subject}_{side}" / "mano.yml").write_text(f"betas: {betas.tolist()}\n")
     calib = root / "calibration" / "extrinsics_20200702_151821"
     calib.mkdir(parents=True)
     (calib / "extrinsics.yml").write_text(

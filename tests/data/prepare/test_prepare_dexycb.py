@@ -6,9 +6,11 @@ import yaml
 from official_fixtures import DEX_SERIALS, DEX_SUBJECTS, write_dexycb
 
 from handprior.body.joints import mirror_x
+from handprior.body.standin import write_standin
 from handprior.data.prepare.commands import prepare_dexycb
 from handprior.data.prepare.dexycb import format_key, parse_key, s0_split
 from handprior.data.prepare.files import read_yaml
+from handprior.data.prepare.geometry import mirror_axis_angle
 from handprior.data.prepare.predictions import write_predictions
 from handprior.data.store import SequenceStore
 from handprior.errors import HandpriorInputError
@@ -44,6 +46,8 @@ def test_metres_to_mm_and_left_hands_mirrored(dex):
         store = SequenceStore.open(root / "out" / split)
         for s, name in enumerate(store.meta["names"]):
             subject, sequence, serial = name.split("@")[0].split("/")
+            if not isinstance(expected.get((subject, sequence, serial)), dict):
+                continue
             entry = expected[(subject, sequence, serial)]
             rows, first = store.sequence(s), store.meta["first_frames"][s]
             gt = entry["gt"][first : first + rows.stop - rows.start]
@@ -75,3 +79,24 @@ def test_predictions_keyed_by_colour_image(dex, tmp_path):
     wrong_hand = write_predictions(tmp_path / "w.npz", keys, entry["gt"] / 1000, "m", ["right"] * 10)
     with pytest.raises(HandpriorInputError, match="none of the 10 predictions"):
         prepare_dexycb(root=str(root), out=str(tmp_path / "w"), predictions=str(wrong_hand), split="test", progress=False)
+
+
+def test_mano_ground_truth_from_pca_with_a_model_file(dex, tmp_path):
+    root, expected = dex
+    for side in ("right", "left"):
+        write_standin(tmp_path / "mano" / f"MANO_{side.upper()}.npz", side)
+    prepare_dexycb(root=str(root), out=str(tmp_path / "o"), split="test", mano_model=str(tmp_path / "mano"),
+                   progress=False)  # fmt: skip
+    store = SequenceStore.open(tmp_path / "o" / "test")
+    assert store.has_mano and store.meta["mano"]["flat_hand_mean"] is False and "left_hand_betas" in store.meta["mano"]
+    components = np.load(tmp_path / "mano" / "MANO_LEFT.npz")["hands_components"]
+    subject, sequence = DEX_SUBJECTS[2], f"{DEX_SUBJECTS[2][:8]}_{141754 + 4:06d}"
+    pose_m = expected[(subject, sequence, DEX_SERIALS[0])]["pose_m"]  # (F,51) left hand, camera frame
+    theta = np.concatenate([pose_m[:, :3], pose_m[:, 3:48] @ components], axis=1)
+    rows = store.sequence(store.meta["names"].index(f"{subject}/{sequence}/{DEX_SERIALS[0]}"))
+    assert np.allclose(store.gt_theta[rows], mirror_axis_angle(theta), atol=1e-4)
+    assert np.allclose(store.gt_beta[rows], expected[f"{subject}_left"], atol=1e-6)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(HandpriorInputError, match="no MANO model for the left hand"):
+        prepare_dexycb(root=str(root), out=str(tmp_path / "x"), split="test", mano_model=str(tmp_path / "empty"),
+                       progress=False)  # fmt: skip
