@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import re
 import warnings
 from pathlib import Path
 
@@ -81,9 +82,10 @@ def fix_left_shapedirs(model: dict[str, np.ndarray], model_file: Path) -> dict[s
     """Negate the x-components of a left model's ``shapedirs`` when it has the official files' bug, judged
     against the right-hand file next to it when there is one (see :func:`left_shapedirs_bug`)."""
     right = None
+    right_stem = re.sub(r"(?i)left", lambda m: "RIGHT" if m.group().isupper() else "right", model_file.stem)
     for suffix in (".pkl", ".npz"):
-        candidate = model_file.with_name(model_file.name.upper().replace("LEFT", "RIGHT")).with_suffix(suffix)
-        if candidate.is_file() and candidate != model_file:
+        candidate = model_file.with_name(right_stem + suffix)
+        if right_stem != model_file.stem and candidate.is_file():
             right = load_mano_file(candidate)
             break
     if not left_shapedirs_bug(model, right):
@@ -124,6 +126,7 @@ class ManoLayer(nn.Module):
             raise ValueError(f"fingertips must be one of {tuple(FINGERTIP_CONVENTIONS)}, got {fingertips!r}")
         self.side = side
         self.flat_hand_mean = flat_hand_mean
+        self.left_shapedirs_fixed = False  # set when an official left model's shapedirs bug was corrected
         if model_path is None:
             self.model_file: Path | None = None
             data = {key: np.array(value) for key, value in standin_model(side).items()}
@@ -131,7 +134,9 @@ class ManoLayer(nn.Module):
             self.model_file = resolve_model_file(model_path, side)
             data = load_mano_file(self.model_file)
             if side == "left":
-                data = fix_left_shapedirs(data, self.model_file)
+                fixed = fix_left_shapedirs(data, self.model_file)
+                self.left_shapedirs_fixed = fixed is not data
+                data = fixed
         data["shapedirs"] = data["shapedirs"][:, :, :10]
         with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
             warnings.simplefilter("ignore")

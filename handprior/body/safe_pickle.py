@@ -10,6 +10,7 @@ names the file and the refused global. :func:`convert_mano` turns a pickle into 
 
 from __future__ import annotations
 
+import importlib
 import io
 import pickle
 import zipfile
@@ -64,11 +65,14 @@ def _holder_class(base: type[_Holder], module: str, name: str, cache: dict[str, 
     return cache[key]
 
 
-def _numpy_global(module: str, name: str) -> Any:
-    """NumPy's own reconstruction helpers, found under ``numpy._core`` (NumPy 2) or ``numpy.core`` (NumPy 1)."""
-    core = getattr(np, "_core", None) or np.core
-    target = getattr(core, module.rsplit(".", 1)[-1])
-    return getattr(target, name)
+def _numpy_helper(submodule: str, name: str) -> Any:
+    """A NumPy reconstruction helper from ``numpy._core.<submodule>`` (NumPy 2) or ``numpy.core`` (NumPy 1),
+    whichever name the pickle used."""
+    try:
+        module = importlib.import_module(f"numpy._core.{submodule}")
+    except ImportError:
+        module = importlib.import_module(f"numpy.core.{submodule}")
+    return getattr(module, name)
 
 
 def _codecs_encode(text: str, encoding: str = "latin1") -> bytes:
@@ -91,11 +95,7 @@ class RestrictedUnpickler(pickle.Unpickler):
         ("numpy", "ndarray"): np.ndarray,
         ("numpy", "dtype"): np.dtype,
     }
-    _NUMPY_HELPERS = {
-        ("multiarray", "_reconstruct"),
-        ("multiarray", "scalar"),
-        ("numeric", "_frombuffer"),
-    }
+    _NUMPY_HELPERS = {"multiarray": ("_reconstruct", "scalar"), "numeric": ("_frombuffer",)}
     _SPARSE_MODULES = {"scipy.sparse.csc", "scipy.sparse._csc", "scipy.sparse.csr", "scipy.sparse._csr"}
     _SPARSE_NAMES = {"csc_matrix", "csr_matrix", "csc_array", "csr_array"}
     _BUILTINS = {"set": set, "frozenset": frozenset, "object": object}
@@ -114,10 +114,9 @@ class RestrictedUnpickler(pickle.Unpickler):
     def find_class(self, module: str, name: str) -> Any:
         if (module, name) in self._NUMPY:
             return self._NUMPY[(module, name)]
-        parts = module.split(".")
-        if parts[0] == "numpy" and parts[1:2] in (["core"], ["_core"]) and (parts[-1], name) in self._NUMPY_HELPERS:
-            if len(parts) == 3:
-                return _numpy_global(module, name)
+        package, _, submodule = module.rpartition(".")
+        if package in ("numpy.core", "numpy._core") and name in self._NUMPY_HELPERS.get(submodule, ()):
+            return _numpy_helper(submodule, name)
         if module in ("builtins", "__builtin__") and name in self._BUILTINS:
             return self._BUILTINS[name]
         if module in ("copyreg", "copy_reg") and name == "_reconstructor":

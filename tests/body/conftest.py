@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import pickle
+import struct
 import sys
 import types
 from collections.abc import Callable
@@ -77,16 +79,45 @@ def official_layout(model: dict[str, np.ndarray]) -> dict[str, object]:
     }
 
 
+class Python2StylePickler(pickle._Pickler):
+    """Writes byte strings as Python 2 did (``BINSTRING`` opcodes, read back as latin-1 ``str``), not through
+    ``_codecs.encode``; used with protocol 2 like the official files."""
+
+    dispatch = pickle._Pickler.dispatch.copy()
+
+    def save_bytes(self, obj: bytes) -> None:
+        if len(obj) < 256:
+            self.write(pickle.SHORT_BINSTRING + bytes([len(obj)]) + obj)
+        else:
+            self.write(pickle.BINSTRING + struct.pack("<i", len(obj)) + obj)
+        self.memoize(obj)
+
+    dispatch[bytes] = save_bytes
+
+
+# Module names as Python-2-era NumPy / SciPy wrote them (GLOBAL opcodes are newline-terminated text).
+_PY2_NAMES = {b"numpy._core.multiarray": b"numpy.core.multiarray", b"scipy.sparse._csc": b"scipy.sparse.csc"}
+
+
 @pytest.fixture
 def write_official_pkl(monkeypatch: pytest.MonkeyPatch) -> Callable[..., Path]:
-    """``write(path, model, protocol=2)``: write ``model`` as an official-layout MANO pickle. A fake ``chumpy``
-    exists only while writing, so reading it back proves the loader needs no chumpy."""
+    """``write(path, model, protocol=2, python2=False)``: write ``model`` as an official-layout MANO pickle
+    (``python2=True``: byte strings and module names as a Python 2 pickle has them). A fake ``chumpy`` exists
+    only while writing, so reading it back proves the loader needs no chumpy."""
 
-    def write(path: Path, model: dict[str, np.ndarray], protocol: int = 2) -> Path:
+    def write(path: Path, model: dict[str, np.ndarray], protocol: int = 2, python2: bool = False) -> Path:
         with monkeypatch.context() as patch:
             for name, module in _fake_chumpy_modules().items():
                 patch.setitem(sys.modules, name, module)
-            path.write_bytes(pickle.dumps(official_layout(model), protocol=protocol))
+            if python2:
+                buffer = io.BytesIO()
+                Python2StylePickler(buffer, protocol=2).dump(official_layout(model))
+                raw = buffer.getvalue()
+                for new, old in _PY2_NAMES.items():
+                    raw = raw.replace(b"c" + new + b"\n", b"c" + old + b"\n")
+            else:
+                raw = pickle.dumps(official_layout(model), protocol=protocol)
+            path.write_bytes(raw)
         assert "chumpy" not in sys.modules
         return path
 

@@ -171,10 +171,13 @@ def test_left_shapedirs_bug_is_fixed(tmp_path: Path, standin) -> None:
     reference = ManoLayer(side="left")
     beta = torch.zeros(1, 10)
     beta[0, 0] = 2.0
+    np.savez(tmp_path / "MANO_LEFT.npz", **good_left)
+    assert not ManoLayer(model_path=str(tmp_path), side="left").left_shapedirs_fixed
     for folder, files in (("with_right", ("left", "right")), ("alone", ("left",))):
         (tmp_path / folder).mkdir()
         np.savez(tmp_path / folder / "MANO_LEFT.npz", **buggy_left)
         if "right" in files:
             np.savez(tmp_path / folder / "MANO_RIGHT.npz", **standin)
         fixed = ManoLayer(model_path=str(tmp_path / folder), side="left")
+        assert fixed.left_shapedirs_fixed
         assert torch.allclose(fixed(torch.zeros(1, 48), beta)[0], reference(torch.zeros(1, 48), beta)[0], atol=1e-3)

@@ -21,12 +21,15 @@ def _assert_same_model(loaded: dict[str, np.ndarray], model: dict[str, np.ndarra
         assert np.allclose(loaded[key], model[key]), key
 
 
-@pytest.mark.parametrize("protocol", [0, 2])
+@pytest.mark.parametrize("protocol, python2", [(0, False), (2, False), (2, True)])
 def test_official_layout_pickle_loads_without_chumpy(
-    tmp_path: Path, standin, write_official_pkl, protocol: int
+    tmp_path: Path, standin, write_official_pkl, protocol: int, python2: bool
 ) -> None:
-    path = write_official_pkl(tmp_path / "MANO_RIGHT.pkl", standin, protocol=protocol)
-    assert b"chumpy.ch" in path.read_bytes() and b"csc_matrix" in path.read_bytes()
+    path = write_official_pkl(tmp_path / "MANO_RIGHT.pkl", standin, protocol=protocol, python2=python2)
+    raw = path.read_bytes()
+    assert b"chumpy.ch" in raw and b"csc_matrix" in raw
+    if python2:
+        assert b"_codecs" not in raw and b"cnumpy.core.multiarray\n" in raw and b"cscipy.sparse.csc\n" in raw
     loaded = load_mano_file(path)
     _assert_same_model(loaded, standin)
     assert "chumpy" not in sys.modules
