@@ -3,22 +3,18 @@
 :func:`build_standin` returns the same arrays, under the same keys, as the official ``MANO_RIGHT.pkl`` that
 ``smplx.MANO`` consumes, in metres:
 
-==================  ===============  ===========================================================
-key                 shape            content
-==================  ===============  ===========================================================
-``v_template``      (778, 3)         the mean hand, flat, geometry in :mod:`handprior.body.standin_shape`
-``f``               (1538, 3)        outward triangles; the only border is the 16-vertex wrist loop
-``kintree_table``   (2, 16)          MANO16 parents (root 4294967295), joint ids
-``weights``         (778, 16)        skinning weights: smooth blends across every joint, rows sum to 1
-``J_regressor``     (16, 778)        each joint = mean of a symmetric loop of vertices around it
-``shapedirs``       (778, 3, 10)     10 named shape directions, beta ~ N(0, 1) per person
-``posedirs``        (778, 3, 135)    a small volume-keeping bulge around each bent joint
-``hands_components`` (45, 45)        identity (the stand-in has no learned pose PCA)
-``hands_mean``      (45,)            a relaxed, slightly curled hand (added when flat_hand_mean=False)
-==================  ===============  ===========================================================
+* ``v_template (778, 3)``: the mean hand, flat (geometry and axes in :mod:`handprior.body.standin_shape`);
+* ``f (1538, 3)``: outward triangles; the only border is the 16-vertex wrist loop, as in MANO;
+* ``kintree_table (2, 16)``: MANO16 parents (root 4294967295) over joint ids;
+* ``weights (778, 16)``: skinning weights blending smoothly across every joint, rows summing to 1;
+* ``J_regressor (16, 778)``: each joint is the mean of a symmetric loop of vertices around it;
+* ``shapedirs (778, 3, 10)``: 10 named shape directions, beta ~ N(0, 1) across people;
+* ``posedirs (778, 3, 135)``: a small volume-keeping bulge around each bent joint;
+* ``hands_components (45, 45)``: the identity (the stand-in has no learned pose PCA);
+* ``hands_mean (45,)``: a relaxed, slightly curled hand (added when ``flat_hand_mean=False``).
 
 The tip vertex of each digit has the smplx fingertip id (744, 320, 443, 554, 671 for thumb..pinky), and the
-manopth ids (745, 317, 444, 556, 673) are vertices of the ring just below each tip, 2-4 mm away. The shape
+manopth ids (745, 317, 444, 556, 673) are vertices of the ring just below each tip, 3-4 mm away. The shape
 directions are, in order: size, palm width, palm length, finger length, thumb length, finger thickness,
 pinky length, index/ring ratio, hand thickness, finger spread (``standin_shape.SHAPE_NAMES``). The model is
 generated deterministically (no randomness) and takes a fraction of a second to build.
