@@ -42,6 +42,7 @@ class HandRefiner(L.LightningModule):
         min_lr_ratio: float = 0.0,
         mano_model_path: str | None = None,
         flat_hand_mean: bool = True,
+        mesh_frames: int = 3,
         eval_stride: int = 9,
         eval_chunk: int = 256,
         accel_pad: bool = False,
@@ -60,6 +61,8 @@ class HandRefiner(L.LightningModule):
             mano_model_path: the MANO model (None: the built-in stand-in); linked from ``data``, whose ground
                 truth is defined with it.
             flat_hand_mean: MANO pose convention (zero pose = flat hand); linked from ``data``.
+            mesh_frames: training only: frames per window (drawn at random) that go through the MANO layer for the
+                vertex loss; the mesh is the costly part of a CPU training step. 0 = every frame.
             eval_stride: frames between window starts when refining whole sequences (smaller = more overlap).
             eval_chunk: windows per network call when refining whole sequences.
             accel_pad: count a zero acceleration error at both sequence ends (SmoothNet's convention).
@@ -73,6 +76,7 @@ class HandRefiner(L.LightningModule):
         self.net = net
         self.window = window
         self.input_scale_mm = input_scale_mm
+        self.mesh_frames = mesh_frames
         self.eval_stride, self.eval_chunk, self.num_examples = eval_stride, eval_chunk, num_examples
         self._mano_settings = {"model_path": mano_model_path, "flat_hand_mean": flat_hand_mean}
         self._mano: list[nn.Module] = []  # kept out of the state dict: it is data, not weights
@@ -130,29 +134,45 @@ class HandRefiner(L.LightningModule):
         gt, w = batch["gt"], self.loss_weights
         terms = {"joints": position_loss(out.joints, gt, w.position_delta_mm), "accel": accel_loss(out.joints, gt)}
         if out.theta is not None and batch["has_mano"].all():
-            b, t = gt.shape[:2]
-            gt_theta, gt_beta = batch["gt_theta"], batch["gt_beta"]  # (B,T,48), (B,10)
-            terms["theta"] = param_loss(out.theta, gt_theta, w.param_delta)
+            gt_beta = batch["gt_beta"]  # (B,10)
+            terms["theta"] = param_loss(out.theta, batch["gt_theta"], w.param_delta)
             if out.beta is not None:
                 betas = [out.beta, *out.beta_blocks]
                 terms["beta"] = sum(param_loss(b_, gt_beta, w.param_delta) for b_ in betas) / len(betas)
             if w.verts > 0:
-                beta = (out.beta if out.beta is not None else gt_beta)[:, None].expand(b, t, 10)
-                scale = batch.get("scale", gt.new_ones(b))[:, None, None, None]  # augmentation scale (B,1,1,1)
-                pred_v = self.mesh(out.theta.reshape(-1, 48), beta.reshape(-1, 10), out.joints[:, :, 0].reshape(-1, 3))
-                gt_v = self.mesh(gt_theta.reshape(-1, 48), gt_beta[:, None].expand(b, t, 10).reshape(-1, 10),
-                                 gt[:, :, 0].reshape(-1, 3))  # fmt: skip
-                pred_v, gt_v = pred_v.reshape(b, t, -1, 3), gt_v.reshape(b, t, -1, 3)  # (B,T,778,3)
-                wrist_p, wrist_g = out.joints[:, :, :1], gt[:, :, :1]  # (B,T,1,3)
-                pred_v = (pred_v - wrist_p) * scale + wrist_p
-                gt_v = (gt_v - wrist_g) * scale + wrist_g
-                terms["verts"] = position_loss(pred_v, gt_v, w.position_delta_mm)
+                terms["verts"] = self._vertex_loss(out, batch)
         loss = sum(getattr(w, name) * value for name, value in terms.items())
         batch_size = gt.shape[0]
         self.log("train/loss", loss, prog_bar=True, batch_size=batch_size)
         for name, value in terms.items():
             self.log(f"train/loss_{name}", value, batch_size=batch_size)
         return loss
+
+    def _vertex_loss(self, out: NetOutput, batch: dict[str, Any]) -> Tensor:
+        """Smooth-L1 between predicted and ground-truth meshes on ``mesh_frames`` random frames per window."""
+        gt, gt_theta, gt_beta = batch["gt"], batch["gt_theta"], batch["gt_beta"]  # (B,T,21,3), (B,T,48), (B,10)
+        b, t = gt.shape[:2]
+        frames = self._mesh_frame_index(b, t, gt.device)  # (B,F)
+        f = frames.shape[1]
+
+        def pick(x: Tensor) -> Tensor:  # (B,T,...) -> (B*F,...)
+            index = frames.reshape(b, f, *([1] * (x.dim() - 2))).expand(b, f, *x.shape[2:])
+            return x.gather(1, index).reshape(b * f, *x.shape[2:])
+
+        beta = out.beta if out.beta is not None else gt_beta  # (B,10)
+        wrist_p, wrist_g = pick(out.joints)[:, :1], pick(gt)[:, :1]  # (B*F,1,3)
+        pred_v = self.mesh(pick(out.theta), beta.repeat_interleave(f, 0), wrist_p[:, 0])  # (B*F,778,3)
+        gt_v = self.mesh(pick(gt_theta), gt_beta.repeat_interleave(f, 0), wrist_g[:, 0])
+        scale = batch.get("scale", gt.new_ones(b)).repeat_interleave(f, 0)[:, None, None]  # augmentation (B*F,1,1)
+        pred_v = (pred_v - wrist_p) * scale + wrist_p
+        gt_v = (gt_v - wrist_g) * scale + wrist_g
+        return position_loss(pred_v, gt_v, self.loss_weights.position_delta_mm)
+
+    def _mesh_frame_index(self, batch: int, frames: int, device: torch.device) -> Tensor:
+        """Frames per window for the vertex loss: (B,F) random distinct indices, or all frames."""
+        if self.mesh_frames <= 0 or self.mesh_frames >= frames:
+            return torch.arange(frames, device=device).expand(batch, frames)
+        return torch.rand(batch, frames, device=device).argsort(dim=1)[:, : self.mesh_frames]
 
     # --------------------------------------------------------------------------- whole-sequence refinement
     @torch.no_grad()
