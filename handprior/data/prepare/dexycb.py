@@ -109,6 +109,9 @@ class DexYCB:
             self._metas[key] = meta
         return self._metas[key]
 
+    def missing_split(self, split: str) -> str | None:
+        return None if self.sequences(split) else "no sequence folder falls in this split"
+
     def views(self, split: str) -> list[tuple[Any, ...]]:
         views = []
         for subject, sequence in self.sequences(split):

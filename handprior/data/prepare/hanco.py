@@ -100,6 +100,9 @@ class HanCo:
             return list(range(min(self.train_sequences, count)))
         return list(range(max(count - self.test_sequences, 0), count))
 
+    def missing_split(self, split: str) -> str | None:
+        return None if self.sequence_ids(split) else "no sequence id falls in this split"
+
     def views(self, split: str) -> list[tuple[Any, ...]]:
         cameras = range(NUM_CAMERAS) if self.cameras is None else self.cameras
         return [(sid, int(c)) for sid in self.sequence_ids(split) for c in cameras]

@@ -167,6 +167,10 @@ class InterHand26M:
         joints = read_json(annotation_path(self.root, split, "joint_3d"))
         return _SplitData(dict(views), cameras, joints, mano, notes)
 
+    def missing_split(self, split: str) -> str | None:
+        path = annotation_path(self.root, split, "data")
+        return None if path.is_file() else f"{path} not found"
+
     def views(self, split: str) -> list[tuple[Any, ...]]:
         views = sorted(self._data(split).views)
         return [v for v in views if self.cameras is None or v[3] in self.cameras]

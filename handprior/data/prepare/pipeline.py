@@ -49,6 +49,10 @@ class Preparer(Protocol):
         """Dataset facts for meta.json: ``annotations`` (path), ``mano`` (convention or why absent), notes."""
         ...
 
+    def missing_split(self, split: str) -> str | None:
+        """Why the annotation files of ``split`` are not there (None if they are)."""
+        ...
+
 
 def resolve_splits(split: str, available: tuple[str, ...], dataset: str) -> list[str]:
     """``"all"`` or a comma-separated list of split names -> the list, checked against ``available``."""
@@ -76,6 +80,8 @@ def build_split(
     if table is not None:
         wanted = table.views()
         views = [view for view in views if view in wanted]
+    if not views:
+        report.notes.append("no view in this split" + (" has a prediction" if table is not None else ""))
     for view in track(views, f"{preparer.dataset} {split}", enabled=progress):
         for hand in preparer.tracks(split, view, report):
             builder.add(attach_predictions(hand, table) if table is not None else hand)
@@ -144,9 +150,15 @@ def run_prepare(
     simulation = {"profile": profile, "seed": seed}
     for name in names:
         report = SplitReport(name)
+        missing = preparer.missing_split(name)
+        if missing is not None:
+            if split.strip() != "all":
+                raise HandpriorInputError(f"{preparer.dataset} split {name!r}: {missing}", out)
+            run.skipped_splits[name] = missing
+            continue
         packed = build_split(preparer, name, report, table, min_length, frame_step, progress)
         if packed is None:
-            reason = f"no frame kept ({report.dropped_total} dropped: {dict(report.dropped)})"
+            reason = "; ".join(report.notes) or f"no frame kept ({report.dropped_total} dropped: {dict(report.dropped)})"
             if split.strip() != "all":
                 if table is not None:
                     check_matched(table, preparer.scheme)  # the clearer error when no identifier matched

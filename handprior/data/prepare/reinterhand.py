@@ -118,6 +118,9 @@ class ReInterHand:
             self._camera_files[capture] = cameras
         return self._camera_files[capture]
 
+    def missing_split(self, split: str) -> str | None:
+        return None if self.captures(split) else f"none of its captures is under {self.data_root}"
+
     def views(self, split: str) -> list[tuple[Any, ...]]:
         views = [(c, cam) for c in self.captures(split) for cam in sorted(self._cameras(c))]
         return [v for v in views if self.cameras is None or v[1] in self.cameras]

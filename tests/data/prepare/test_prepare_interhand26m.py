@@ -1,6 +1,7 @@
 """InterHand2.6M fixture (official JSON layout) -> stores: counts, drops, camera frame, mirroring, predictions."""
 
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -161,8 +162,15 @@ def test_duplicate_predictions_and_explicit_empty_split_raise(ih26m, tmp_path):
 
 def test_corrupt_or_missing_annotation_files_name_the_file(ih26m, tmp_path):
     root, _ = ih26m
-    with pytest.raises(HandpriorInputError, match="InterHand2.6M_test_data.json: annotation file not found"):
+    with pytest.raises(HandpriorInputError, match="split 'test': .*InterHand2.6M_test_data.json not found"):
         prepare_interhand26m(root=str(tmp_path), out=str(tmp_path / "o"), split="test", progress=False)
+    only_test = tmp_path / "only_test"
+    shutil.copytree(root / "annotations" / "test", only_test / "annotations" / "test")
+    summary = prepare_interhand26m(root=str(only_test), out=str(tmp_path / "t"), progress=False)
+    assert list(summary["splits"]) == ["test"] and "InterHand2.6M_val_data.json not found" in summary["skipped_splits"]["val"]
+    (only_test / "annotations" / "test" / "InterHand2.6M_test_camera.json").unlink()
+    with pytest.raises(HandpriorInputError, match="InterHand2.6M_test_camera.json: annotation file not found"):
+        prepare_interhand26m(root=str(only_test), out=str(tmp_path / "t"), progress=False)
     broken = tmp_path / "annotations" / "test"
     broken.mkdir(parents=True)
     (broken / "InterHand2.6M_test_data.json").write_text("{not json")

@@ -65,7 +65,7 @@ def test_predictions_restrict_views_and_cameras_option(reih, tmp_path):
     keys = [format_key((REIH_TEST, "ego:per_segment", f)) for f in entry["frames"]]
     path = write_predictions(tmp_path / "p.npz", keys, entry["gt"], "mm", ["left"] * len(keys))
     summary = prepare_reinterhand(root=str(root), out=str(tmp_path / "o"), predictions=str(path), progress=False)
-    assert summary["skipped_splits"] == {"train": "no frame kept (0 dropped: {})"}
+    assert summary["skipped_splits"] == {"train": "no view in this split has a prediction"}
     store = SequenceStore.open(tmp_path / "o" / "test")
     # Only the predicted view and hand: the right hand of the Ego view has no prediction at all.
     assert {n.split("@")[0] for n in store.meta["names"]} == {f"{REIH_TEST}/ego:per_segment/left"}
