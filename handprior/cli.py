@@ -17,7 +17,13 @@ TRAINER_COMMANDS = ("fit", "validate", "test", "predict")
 
 # Other subcommands: name -> (module, attribute, summary). The attribute is a typed function (its docstring is
 # the --help text) or a dict of them (sub-subcommands). Imported only when the command runs.
-EXTRA_COMMANDS: dict[str, tuple[str, str, str]] = {}
+EXTRA_COMMANDS: dict[str, tuple[str, str, str]] = {
+    "prepare": (
+        "handprior.data.prepare.commands",
+        "PREPARE_COMMANDS",
+        "official dataset files (+ per-frame predictions) -> sequence stores",
+    ),
+}
 
 
 def _choose_wandb_mode() -> None:

@@ -11,6 +11,7 @@ from torch.utils.data import DataLoader
 from handprior.data.augment import augment_batch
 from handprior.data.datasets import SequenceDataset, WindowDataset, unbatch_sequence
 from handprior.data.store import SequenceStore
+from handprior.errors import HandpriorInputError
 
 
 class StoreDataModule(L.LightningDataModule):
@@ -73,7 +74,15 @@ class StoreDataModule(L.LightningDataModule):
     def open_split(self, split: str) -> SequenceStore:
         """Open (once) the store of a split."""
         if split not in self.stores:
-            self.stores[split] = SequenceStore.open(self.split_path(split))
+            store = SequenceStore.open(self.split_path(split))
+            stored = store.meta.get("mano", {}).get("flat_hand_mean")
+            if store.has_mano and stored is not None and bool(stored) != self.flat_hand_mean:
+                raise HandpriorInputError(
+                    f"MANO ground truth uses flat_hand_mean={stored} but data.flat_hand_mean={self.flat_hand_mean}; "
+                    "set data.init_args.flat_hand_mean to match (meshes would be silently wrong)",
+                    store.root / "meta.json",
+                )
+            self.stores[split] = store
         return self.stores[split]
 
     def setup(self, stage: str) -> None:
