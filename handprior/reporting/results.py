@@ -60,6 +60,8 @@ def append_rows(path: str | Path, rows: Iterable[ResultRow]) -> int:
     with lock_for(path):
         new = not path.exists() or path.stat().st_size == 0
         with path.open("a", newline="") as handle:
+            if not new and not _ends_with_newline(path):
+                handle.write("\r\n")  # close a line cut short by a crash, so the new rows parse
             writer = csv.DictWriter(handle, fieldnames=COLUMNS)
             if new:
                 writer.writeheader()
@@ -68,6 +70,12 @@ def append_rows(path: str | Path, rows: Iterable[ResultRow]) -> int:
             handle.flush()
             os.fsync(handle.fileno())
     return len(rows)
+
+
+def _ends_with_newline(path: Path) -> bool:
+    with path.open("rb") as handle:
+        handle.seek(-1, os.SEEK_END)
+        return handle.read(1) == b"\n"
 
 
 def read_rows(path: str | Path) -> list[ResultRow]:
@@ -130,8 +138,11 @@ def metric_rows(
     return rows
 
 
-def git_sha(cwd: str | Path | None = None) -> str:
-    """Short commit hash of the working tree (with ``-dirty`` if it has changes), or "" outside git."""
+PACKAGE_DIR = Path(__file__).resolve().parents[1]
+
+
+def git_sha(cwd: str | Path | None = PACKAGE_DIR) -> str:
+    """Short commit hash of the code's checkout (with ``-dirty`` if tracked files changed), or "" outside git."""
     try:
         sha = subprocess.run(
             ["git", "rev-parse", "--short", "HEAD"], cwd=cwd, capture_output=True, text=True, timeout=10, check=True
@@ -181,7 +192,7 @@ def _dataset(trainer: L.Trainer) -> str:
 
 def _config(trainer: L.Trainer) -> str:
     if trainer.log_dir is not None and (Path(trainer.log_dir) / "config.yaml").exists():
-        return str(Path(trainer.log_dir) / "config.yaml")
+        return str((Path(trainer.log_dir) / "config.yaml").resolve())
     return ""
 
 

@@ -83,6 +83,8 @@ def test_read_rows_skips_a_truncated_last_line(tmp_path):
     with path.open("a") as handle:
         handle.write("2026-01-01,b,g,ours")  # a crash mid-write
     assert [r.run_id for r in read_rows(path)] == ["a"]
+    append_rows(path, [make_row("c", 2)])  # the next writer starts on a fresh line
+    assert [r.run_id for r in read_rows(path)] == ["a", "c"]
     assert read_rows(tmp_path / "missing.csv") == []
 
 

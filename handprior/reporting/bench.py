@@ -1,0 +1,274 @@
+"""`handprior bench EXPERIMENT.yaml`: methods x seeds, one subprocess per run, rows to a shared CSV, a table.
+
+An experiment file::
+
+    name: synthetic-bench               # the rows' group (and the W&B group if the args set it)
+    results: results/bench.csv          # default CSV (the --results option overrides it)
+    base: [configs/synthetic.yaml]      # configs every run starts from
+    seeds: [0, 1, 2]                    # seed_everything values (a method may override them)
+    args: [--trainer.max_epochs=5]      # overrides for every run
+    methods:
+      - name: Savitzky-Golay            # the method's label in the table
+        command: test                   # test: score without training (filters); fit (default): train + test
+        args: [--model.net=handprior.models.filters.SavitzkyGolay]
+        seeds: [0]                      # deterministic methods need one seed
+      - name: ours
+        configs: [configs/size/paper.yaml]   # extra config files, after base
+
+Each run is ``python -m handprior <command> --config <base> --config <configs> <args> <method args>
+--seed_everything=<seed>`` plus a :class:`~handprior.reporting.results.ResultRowsWriter`, in its own process
+(a crash or an out-of-memory kill ends that run only). A run is done when its rows are in the CSV, so an
+interrupted bench, started again, goes on with the runs that have no rows yet.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from rich.console import Console
+
+from handprior.errors import HandpriorInputError
+from handprior.reporting.results import RUN_ID_ENV, read_rows
+from handprior.reporting.table import summarize, to_rich
+
+COMMANDS = ("fit", "test")
+EXPERIMENT_KEYS = {"name", "results", "base", "seeds", "args", "methods"}
+METHOD_KEYS = {"name", "command", "configs", "args", "seeds"}
+WRITER = "handprior.reporting.results.ResultRowsWriter"
+
+
+@dataclass(frozen=True)
+class Method:
+    """One row of the table: how to run it."""
+
+    name: str
+    command: str = "fit"
+    configs: tuple[str, ...] = ()
+    args: tuple[str, ...] = ()
+    seeds: tuple[int, ...] | None = None
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """A parsed experiment file."""
+
+    name: str
+    methods: tuple[Method, ...]
+    results: str = "results/runs.csv"
+    base: tuple[str, ...] = ("configs/synthetic.yaml",)
+    seeds: tuple[int, ...] = (0, 1, 2)
+    args: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Run:
+    """One process: a method with a seed."""
+
+    run_id: str
+    method: str
+    seed: int
+    argv: tuple[str, ...] = ()
+
+
+def _strings(value: Any, what: str, path: str) -> tuple[str, ...]:
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(v, (str, int, float)) for v in value):
+        raise HandpriorInputError(f"{what} must be a list of strings", path)
+    return tuple(str(v) for v in value)
+
+
+def _seeds(value: Any, what: str, path: str) -> tuple[int, ...]:
+    if not isinstance(value, list) or not value or not all(isinstance(v, int) for v in value):
+        raise HandpriorInputError(f"{what} must be a non-empty list of integers", path)
+    return tuple(value)
+
+
+def load_experiment(path: str | Path) -> Experiment:
+    """Read and check an experiment file (unknown keys and bad types are errors that name the key)."""
+    where = str(path)
+    try:
+        data = yaml.safe_load(Path(path).read_text())
+    except (OSError, yaml.YAMLError) as error:
+        raise HandpriorInputError(f"cannot read the experiment file: {error}", path) from None
+    if not isinstance(data, dict):
+        raise HandpriorInputError("an experiment file is a mapping with `name` and `methods`", path)
+    unknown = set(data) - EXPERIMENT_KEYS
+    if unknown:
+        raise HandpriorInputError(f"unknown keys {sorted(unknown)}; known: {sorted(EXPERIMENT_KEYS)}", path)
+    if not isinstance(data.get("name"), str) or not data["name"]:
+        raise HandpriorInputError("`name` (the experiment's group) is required", path)
+    if not isinstance(data.get("methods"), list) or not data["methods"]:
+        raise HandpriorInputError("`methods` must be a non-empty list", path)
+    methods = []
+    for index, entry in enumerate(data["methods"]):
+        what = f"methods[{index}]"
+        if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
+            raise HandpriorInputError(f"{what} needs a `name`", path)
+        unknown = set(entry) - METHOD_KEYS
+        if unknown:
+            raise HandpriorInputError(f"{what}: unknown keys {sorted(unknown)}; known: {sorted(METHOD_KEYS)}", path)
+        command = entry.get("command", "fit")
+        if command not in COMMANDS:
+            raise HandpriorInputError(f"{what}.command must be one of {COMMANDS}, got {command!r}", path)
+        methods.append(
+            Method(
+                name=entry["name"],
+                command=command,
+                configs=_strings(entry.get("configs", []), f"{what}.configs", where),
+                args=_strings(entry.get("args", []), f"{what}.args", where),
+                seeds=_seeds(entry["seeds"], f"{what}.seeds", where) if "seeds" in entry else None,
+            )
+        )
+    names = [m.name for m in methods]
+    if len(set(names)) != len(names):
+        raise HandpriorInputError(f"method names must be unique, got {names}", path)
+    return Experiment(
+        name=data["name"],
+        methods=tuple(methods),
+        results=str(data.get("results", Experiment.results)),
+        base=_strings(data.get("base", list(Experiment.base)), "base", where),
+        seeds=_seeds(data.get("seeds", list(Experiment.seeds)), "seeds", where),
+        args=_strings(data.get("args", []), "args", where),
+    )
+
+
+def plan_runs(experiment: Experiment, results: str) -> list[Run]:
+    """Every (method, seed) run with its command line, in file order."""
+    runs = []
+    for method in experiment.methods:
+        for seed in method.seeds or experiment.seeds:
+            run_id = f"{experiment.name}/{method.name}/seed{seed}"
+            configs = [arg for config in (*experiment.base, *method.configs) for arg in ("--config", config)]
+            argv = (
+                method.command,
+                *configs,
+                *experiment.args,
+                *method.args,
+                f"--seed_everything={seed}",
+                f"--trainer.callbacks+={WRITER}",
+                f"--trainer.callbacks.init_args.path={results}",
+                f"--trainer.callbacks.init_args.method={method.name}",
+                f"--trainer.callbacks.init_args.group={experiment.name}",
+            )
+            runs.append(Run(run_id=run_id, method=method.name, seed=seed, argv=argv))
+    return runs
+
+
+def finished_runs(results: str | Path) -> set[str]:
+    """Run ids that have rows in the CSV."""
+    return {row.run_id for row in read_rows(results)}
+
+
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
+    """Linux: the child gets SIGKILL when the bench process dies, so no orphan finishes a run later."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def run_one(run: Run, log_path: Path, env: dict[str, str], timeout: float | None = None) -> int:
+    """Run one process, its output into ``log_path``; returns the exit status (124 on timeout)."""
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with log_path.open("w") as log:
+        log.write(" ".join([sys.executable, "-m", "handprior", *run.argv]) + "\n\n")
+        log.flush()
+        process = subprocess.Popen(
+            [sys.executable, "-m", "handprior", *run.argv],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env={**env, RUN_ID_ENV: run.run_id},
+            preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
+        )
+        try:
+            return process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+            return 124
+
+
+def _tail(path: Path, lines: int = 15) -> str:
+    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+
+
+def bench(
+    experiment: str,
+    results: str | None = None,
+    wandb: str = "offline",
+    timeout: float | None = None,
+    dry_run: bool = False,
+) -> None:
+    """Run every method x seed of an experiment file and print the table (mean ± std over seeds).
+
+    Each run is a `handprior fit` (train, then test the best checkpoint) or `handprior test` (filters) in
+    its own process; it appends its result rows to the CSV. Runs whose rows are already in the CSV are
+    skipped, so after an interruption the same command continues where it stopped. Logs of each run go to
+    `<csv folder>/bench_logs/`.
+
+    Args:
+        experiment: the experiment file (e.g. experiments/bench/synthetic.yaml).
+        results: the results CSV (default: the file's `results`, else results/runs.csv).
+        wandb: W&B mode of the runs: offline (default; `wandb sync` uploads later), disabled, or online.
+        timeout: seconds after which a run is stopped and counted as failed (default: none).
+        dry_run: print the command lines and exit.
+    """
+    spec = load_experiment(experiment)
+    csv_path = results or spec.results
+    runs = plan_runs(spec, csv_path)
+    console = Console()
+    if dry_run:
+        for run in runs:
+            console.print(f"[bold]{run.run_id}[/]: handprior " + " ".join(run.argv), soft_wrap=True, highlight=False)
+        return
+    if wandb not in ("offline", "disabled", "online"):
+        raise HandpriorInputError(f"--wandb must be offline, disabled or online, got {wandb!r}")
+    env = {**os.environ, "WANDB_MODE": wandb}
+    logs = Path(csv_path).parent / "bench_logs"
+    done = finished_runs(csv_path)
+    failed = []
+    for number, run in enumerate(runs, 1):
+        prefix = f"[{number}/{len(runs)}] {run.run_id}"
+        if run.run_id in done:
+            console.print(f"{prefix}: done before, skipped", highlight=False)
+            continue
+        log_path = logs / (run.run_id.replace("/", "__") + ".log")
+        console.print(f"{prefix}: running (log: {log_path})", highlight=False)
+        start = time.monotonic()
+        status = run_one(run, log_path, env, timeout)
+        seconds = time.monotonic() - start
+        if status == 0 and run.run_id in finished_runs(csv_path):
+            console.print(f"{prefix}: finished in {seconds:.0f} s", highlight=False)
+        else:
+            failed.append(run.run_id)
+            reason = f"exit status {status}" if status else "no result rows written"
+            console.print(
+                f"[red]{prefix}: failed ({reason}) after {seconds:.0f} s[/]\n{_tail(log_path)}", highlight=False
+            )
+    rows = summarize(read_rows(csv_path), group=spec.name)
+    console.print(to_rich(rows, title=f"{spec.name}: mean ± std over seeds (mm, mm/frame²)"))
+    if failed:
+        console.print(f"[red]{len(failed)} run(s) failed:[/] {', '.join(failed)}; run the same command to retry them")
+        raise SystemExit(1)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Standalone entry (``python -m handprior.reporting.bench EXPERIMENT.yaml``) until the CLI wires it."""
+    from jsonargparse import CLI
+
+    CLI(bench, args=None if argv is None else list(argv), as_positional=True)
+
+
+if __name__ == "__main__":
+    main()
