@@ -48,17 +48,20 @@ def hand_axes(rest_joints: np.ndarray) -> HandAxes:
     for j, (canon, finger) in enumerate(zip(MANO15_CANON, MANO15_FINGER)):
         bone = _unit(rest[canon + 1] - rest[canon])  # towards the child joint (fingertip for level 2)
         n_perp = _unit(_reject(normal, bone))
-        if finger == 0:  # thumb: flexion curls it across the palm, between the palm normal and the ulnar side
+        if finger == 0:  # thumb: the base sweeps across the palm (opposition), the others curl into it
             across = _unit(_reject(ulnar, bone))
-            # the base joint sweeps across the palm (opposition); the distal joints curl into the palm
-            target = across if MANO15_LEVEL[j] == 0 else _unit(_reject(n_perp + 0.7 * across, bone))
-            abduction = _unit(np.cross(bone, n_perp))  # lifts the thumb off the palm plane
-        else:
-            target = n_perp
+            flex_to = across if MANO15_LEVEL[j] == 0 else _unit(_reject(n_perp + 0.7 * across, bone))
+            abd_to = _unit(_reject(n_perp, flex_to))  # off the palm plane, orthogonal to the flexion
+            if MANO15_LEVEL[j] > 0:
+                abd_to = _unit(np.cross(flex_to, bone))  # sideways; tiny range at these joints
+        else:  # long fingers: flexion towards the palm, abduction in the palm plane away from the middle finger
+            flex_to = n_perp
             side = _reject(rest[canon] - rest[MIDDLE1], bone) if finger != 2 else _reject(-ulnar, bone)
-            abduction = n_perp * np.sign(np.dot(np.cross(n_perp, bone), side))  # spreads away from the middle finger
-        axes[j, FLEX] = _unit(np.cross(bone, target))  # positive angle turns the bone towards ``target``
-        axes[j, ABD] = abduction
+            abd_to = _unit(np.cross(n_perp, bone))
+            abd_to = abd_to * np.sign(np.dot(abd_to, side))
+        # a positive rotation about cross(bone, t) turns the bone towards the unit direction t (t ⟂ bone)
+        axes[j, FLEX] = np.cross(bone, flex_to)
+        axes[j, ABD] = np.cross(bone, abd_to)
         axes[j, TWIST] = bone
     return HandAxes(axes=axes, palm_normal=normal)
 

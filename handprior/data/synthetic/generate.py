@@ -23,12 +23,13 @@ import numpy as np
 import torch
 from filelock import FileLock
 
+from handprior.body.joints import MIDDLE_MCP, WRIST
 from handprior.data.store import write_store
-from handprior.data.synthetic.motion import MotionConfig, sample_sequence
+from handprior.data.synthetic.motion import MotionConfig, sample_beta, sample_sequence
 from handprior.data.synthetic.noise import get_profile, simulate
 
 SPLITS: tuple[str, ...] = ("train", "val", "test")
-GENERATOR_VERSION = 1  # bump when the generated data changes for the same configuration
+GENERATOR_VERSION = 2  # bump when the generated data changes for the same configuration
 POSE_BATCH = 4096  # frames per MANO forward pass
 
 
@@ -97,16 +98,8 @@ def generate_split(
     rng = np.random.default_rng(motion_seed)
     started = time.perf_counter()
 
-    layer = _mano_layer(mano_model_path)
-    with torch.no_grad():
-        rest = layer.rest_joints(torch.zeros(1, 10))[0].double().numpy()  # (21,3) mean-shape rest joints
-    lengths = rng.integers(frames_range[0], frames_range[1] + 1, num_sequences)  # (S,)
-    sequences = [sample_sequence(rng, int(n), rest, fps, motion) for n in lengths]
-    theta = np.concatenate([s["theta"] for s in sequences])  # (N,48)
-    beta = np.concatenate([np.repeat(s["beta"][None], len(s["theta"]), 0) for s in sequences])  # (N,10)
-    transl = np.concatenate([s["transl"] for s in sequences])  # (N,3)
-    gt = pose_joints(layer, theta, beta, transl)  # (N,21,3)
-    seq_starts = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)  # (S+1,)
+    truth = sample_ground_truth(rng, num_sequences, frames_range, mano_layer(mano_model_path), fps, motion)
+    gt, theta, beta, seq_starts = truth["gt"], truth["theta"], truth["beta"], truth["seq_starts"]
     pred = simulate(gt, seq_starts, noise_profile, np.random.default_rng(noise_seed), fps)
 
     meta = {
@@ -176,6 +169,44 @@ def stored_digest(path: str | Path) -> str | None:
     return meta.get("config_hash") if isinstance(meta, dict) else None
 
 
+def sample_ground_truth(
+    rng: np.random.Generator,
+    num_sequences: int,
+    frames_range: tuple[int, int],
+    layer: Any,
+    fps: float = 30.0,
+    motion: MotionConfig | None = None,
+) -> dict[str, np.ndarray]:
+    """Sample sequences and pose them: ``gt`` (N,21,3) mm, ``theta`` (N,48), ``beta`` (N,10), ``transl`` (N,3),
+    ``seq_starts`` (S+1,). ``layer`` is a :class:`handprior.body.mano.ManoLayer`."""
+    motion = motion or MotionConfig()
+    with torch.no_grad():
+        rest = layer.rest_joints(torch.zeros(1, 10))[0].double().numpy()  # (21,3) mean-shape rest joints
+    lengths = rng.integers(frames_range[0], frames_range[1] + 1, num_sequences)  # (S,)
+    betas = [sample_hand_shape(rng, layer, motion) for _ in lengths]
+    sequences = [sample_sequence(rng, int(n), rest, fps, motion, b) for n, b in zip(lengths, betas)]
+    theta = np.concatenate([s["theta"] for s in sequences])  # (N,48)
+    beta = np.concatenate([np.repeat(s["beta"][None], len(s["theta"]), 0) for s in sequences])  # (N,10)
+    transl = np.concatenate([s["transl"] for s in sequences])  # (N,3)
+    seq_starts = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)  # (S+1,)
+    gt = pose_joints(layer, theta, beta, transl)  # (N,21,3)
+    return {"gt": gt, "theta": theta, "beta": beta, "transl": transl, "seq_starts": seq_starts}
+
+
+def sample_hand_shape(rng: np.random.Generator, layer: Any, motion: MotionConfig, tries: int = 64) -> np.ndarray:
+    """A shape beta (10,) whose rest wrist -> middle-MCP length lies in ``motion.hand_size_mm`` (rejection
+    sampling through the model itself, so any MANO-format model gives adult-sized hands)."""
+    candidates = np.stack([sample_beta(rng, motion) for _ in range(tries)])  # (K,10)
+    with torch.no_grad():
+        rest = layer.rest_joints(torch.as_tensor(candidates, dtype=torch.float32)).double().numpy()  # (K,21,3)
+    size = np.linalg.norm(rest[:, MIDDLE_MCP] - rest[:, WRIST], axis=-1)  # (K,)
+    ok = np.flatnonzero((size >= motion.hand_size_mm[0]) & (size <= motion.hand_size_mm[1]))
+    if len(ok) == 0:
+        raise ValueError(f"no hand shape of the model falls in {motion.hand_size_mm} mm (sizes {size.min():.0f}-"
+                         f"{size.max():.0f} mm); is the model in metres and a hand?")  # fmt: skip
+    return candidates[ok[0]]
+
+
 def pose_joints(layer: Any, theta: np.ndarray, beta: np.ndarray, transl: np.ndarray) -> np.ndarray:
     """Joints (N,21,3) mm of MANO parameters theta (N,48), beta (N,10), transl (N,3) mm, in batches."""
     out = np.empty((len(theta), 21, 3), dtype=np.float64)
@@ -191,8 +222,9 @@ def pose_joints(layer: Any, theta: np.ndarray, beta: np.ndarray, transl: np.ndar
     return out
 
 
-def _mano_layer(model_path: str | None) -> Any:
-    from handprior.body.mano import ManoLayer  # torch-heavy import kept local to generation
+def mano_layer(model_path: str | None = None) -> Any:
+    """The right-hand MANO layer in the generator's convention (flat hand mean); None = built-in stand-in."""
+    from handprior.body.mano import ManoLayer  # imported here: only generation needs the model
 
     return ManoLayer(model_path=model_path, side="right", flat_hand_mean=True)
 

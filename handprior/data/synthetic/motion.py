@@ -32,6 +32,7 @@ class MotionConfig:
     """Parameters of the motion generator; durations in seconds, lengths in mm, angles in degrees."""
 
     beta_std: float = 0.8  # hand shape: beta ~ N(0, std^2), clipped to +-2.5
+    hand_size_mm: tuple[float, float] = (82.0, 108.0)  # accepted wrist -> middle-MCP length (adults: 80-110)
     wrist_center_mm: tuple[float, float, float] = (0.0, 0.0, 500.0)  # camera frame, z forward
     wrist_center_spread_mm: tuple[float, float, float] = (80.0, 60.0, 100.0)  # per-sequence workspace centre
     reach_mm: float = 70.0  # std of the key wrist positions around the centre, per axis
@@ -45,11 +46,12 @@ class MotionConfig:
     rotation_drift_deg: float = 10.0
     rotation_drift_s: float = 0.5
     rotation_wave_deg: tuple[float, float] = (0.5, 2.0)
+    rotation_move_s: tuple[float, float] = (0.5, 1.6)  # duration of a key rotation transition
     finger_hold_s: tuple[float, float] = (0.15, 1.5)
     finger_move_s: tuple[float, float] = (0.3, 1.0)
     wiggle_deg: float = 8.0  # independent motion of each joint around the synergy pose
     wiggle_s: float = 0.5  # its time scale
-    flick_rate_hz: float = 0.6  # fast single-finger out-and-back curls per second
+    flick_rate_hz: float = 0.5  # fast single-finger out-and-back curls per second
     flick_s: tuple[float, float] = (0.12, 0.3)
     flick_amount: tuple[float, float] = (0.4, 0.9)  # fraction of the remaining curl range
     tremor_deg: float = 0.12  # white tremor / capture jitter on every joint angle (std)
@@ -71,6 +73,7 @@ def sample_sequence(
     rest_joints: np.ndarray,
     fps: float = 30.0,
     config: MotionConfig = MotionConfig(),
+    beta: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
     """One right-hand motion sequence as MANO parameters.
 
@@ -78,10 +81,11 @@ def sample_sequence(
     joint axes and the rest wrist that ``transl`` is measured from. Returns float64 arrays:
     ``theta`` (N,48) axis-angle (3 global + 45 finger, MANO order), ``beta`` (10,), ``transl`` (N,3) mm,
     ``wrist`` (N,3) mm the intended wrist position, ``articulation`` (N,15,3) deg (flex, abd, twist).
+    ``beta`` (10,) fixes the hand shape; by default it is drawn with :func:`sample_beta`.
     """
     rest_joints = np.asarray(rest_joints, dtype=np.float64)
     hand = hand_axes(rest_joints)
-    beta = sample_beta(rng, config)
+    beta = sample_beta(rng, config) if beta is None else np.asarray(beta, dtype=np.float64)
     wrist = sample_wrist_path(rng, num_frames, fps, config)  # (N,3)
     orient = sample_global_orient(rng, num_frames, fps, config)  # (N,3)
     articulation = sample_articulation(rng, num_frames, fps, config)  # (N,15,3)
@@ -105,7 +109,7 @@ def sample_global_orient(rng: np.random.Generator, num_frames: int, fps: float, 
     base = Rotation.random(random_state=rng)
     key_std = np.deg2rad(config.rotation_key_deg)
     turn = keyframe_track(rng, num_frames, lambda r: r.normal(0.0, key_std, 3),
-                          _frames(config.hold_s, fps), _frames(config.move_s, fps))  # fmt: skip
+                          _frames(config.hold_s, fps), _frames(config.rotation_move_s, fps))  # fmt: skip
     turn += np.deg2rad(config.rotation_drift_deg) * smooth_noise(rng, num_frames, (3,), config.rotation_drift_s * fps)
     turn += np.deg2rad(config.tremor_deg) * rng.standard_normal((num_frames, 3))
     turn += np.deg2rad(_waves(rng, num_frames, fps, config.rotation_wave_deg, config.wave_hz))

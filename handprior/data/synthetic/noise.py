@@ -5,7 +5,7 @@ smaller fast part, plus per-frame depth and scale ambiguity, inconsistent bone l
 while occluded, and rare gross failures. Each of these is one term below; a :class:`NoiseProfile` sets
 their sizes (all in mm, fractions or frames). The terms are applied per sequence, in this order:
 
-1. bone level, on the bone vectors of the 21-joint tree: slow bias + AR(1) wobble + relative length error;
+1. bone level, on the bone vectors of the 21-joint tree: slow bias + faster wobble + relative length error;
    joints are rebuilt by forward kinematics, so errors accumulate towards the fingertips;
 2. occlusion bursts: some fingers rotate about their base joint for a few frames;
 3. per-frame relative depth error (root-relative camera z stretched) and global scale error;
@@ -22,7 +22,7 @@ import numpy as np
 from scipy.spatial.transform import Rotation
 
 from handprior.body.joints import NUM_JOINTS, PARENTS, WRIST
-from handprior.data.synthetic.signals import ar1_noise, smooth_noise
+from handprior.data.synthetic.signals import smooth_noise
 
 FINGER_CHAINS: tuple[tuple[int, ...], ...] = tuple(tuple(range(1 + 4 * f, 5 + 4 * f)) for f in range(5))
 DEPTH_AXIS = 2  # camera frame: x right, y down, z forward
@@ -36,8 +36,8 @@ class NoiseProfile:
     bias_mm: float  # slow bias per bone and axis (std, mm): the dominant, smoothing-resistant part
     bias_sigma: float  # time scale of the slow terms, frames (Gaussian-filtered noise)
     fast_share: float  # share of the variance of the per-frame length, depth, scale and root terms that is white
-    wobble_mm: float  # medium-speed AR(1) error per bone and axis (std, mm)
-    wobble_rho: float  # its lag-1 correlation
+    wobble_mm: float  # medium-speed error per bone and axis (std, mm), mostly removed by smoothing filters
+    wobble_sigma: float  # its time scale, frames (Gaussian-filtered noise)
     bone_length_std: float  # relative bone-length error per frame (std, fraction)
     depth_std: float  # relative error of the root-relative depth per frame (std, fraction)
     scale_std: float  # relative error of the hand's overall size per frame (std, fraction)
@@ -67,27 +67,27 @@ class NoiseProfile:
 
 INTERWILD = NoiseProfile(
     name="interwild",
-    bias_mm=3.0,
+    bias_mm=1.9,
     bias_sigma=10.0,
-    fast_share=0.1,
-    wobble_mm=1.2,
-    wobble_rho=0.85,
+    fast_share=0.05,
+    wobble_mm=1.3,
+    wobble_sigma=2.5,
     bone_length_std=0.04,
     depth_std=0.08,
     scale_std=0.04,
-    jitter_mm=0.8,
+    jitter_mm=0.45,
     root_mm=8.0,
     occlusion_rate_hz=0.3,
     occlusion_frames=(4, 15),
     occlusion_deg=30.0,
-    gross_rate=0.008,
+    gross_rate=0.009,
     gross_frames=(1, 2),
     gross_deg=45.0,
 )
 PROFILES: dict[str, NoiseProfile] = {
     "strong": INTERWILD.scaled(0.65, "strong"),
     "interwild": INTERWILD,
-    "weak": replace(INTERWILD.scaled(1.6, "weak"), occlusion_rate_hz=0.3, gross_rate=0.008),
+    "weak": replace(INTERWILD.scaled(1.5, "weak"), occlusion_rate_hz=0.5, gross_rate=0.012),
 }
 
 
@@ -124,7 +124,7 @@ def simulate_sequence(gt: np.ndarray, profile: NoiseProfile, rng: np.random.Gene
     lengths = np.linalg.norm(bones, axis=-1, keepdims=True)  # (T,20,1)
     stretch = p.bone_length_std * _slow_fast(rng, n, (NUM_JOINTS - 1, 1), p)  # (T,20,1)
     offset = p.bias_mm * smooth_noise(rng, n, (NUM_JOINTS - 1, 3), p.bias_sigma)  # (T,20,3)
-    offset += p.wobble_mm * ar1_noise(rng, n, (NUM_JOINTS - 1, 3), p.wobble_rho)
+    offset += p.wobble_mm * smooth_noise(rng, n, (NUM_JOINTS - 1, 3), p.wobble_sigma)
     rel = forward_kinematics(bones + stretch * lengths + offset)  # (T,21,3)
 
     rel = _occlusion_bursts(rel, rng, p, fps)

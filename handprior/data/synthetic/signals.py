@@ -77,7 +77,7 @@ def keyframe_track(
 
 
 def soft_clip(x: np.ndarray, lo: np.ndarray | float, hi: np.ndarray | float, margin: float) -> np.ndarray:
-    """Identity inside [lo+margin, hi-margin], saturating smoothly (C1, tanh) to stay within (lo, hi)."""
+    """Identity inside [lo+margin, hi-margin], saturating smoothly (C1, tanh) to stay within [lo, hi]."""
     lo = np.asarray(lo, dtype=np.float64)
     hi = np.asarray(hi, dtype=np.float64)
     m = np.minimum(margin, 0.5 * (hi - lo))
