@@ -8,6 +8,8 @@ can write to the same file; ``handprior table`` pivots it into mean ± std per m
 from __future__ import annotations
 
 import csv
+import importlib
+import inspect
 import os
 import subprocess
 import uuid
@@ -18,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import lightning as L
+import yaml
 from filelock import FileLock
 from lightning.pytorch.loggers import WandbLogger
 
@@ -196,6 +199,38 @@ def _config(trainer: L.Trainer) -> str:
     return ""
 
 
+def net_label(config: Mapping[str, Any]) -> str | None:
+    """A method label from a resolved run config: the network's class name and the init arguments that differ
+    from its defaults, e.g. ``HandPriorNet(joint_dtc=head, memory_tokens=0)``; None if there is no network."""
+    spec = (config.get("model") or {}).get("net")
+    if not isinstance(spec, Mapping) or "class_path" not in spec:
+        return None
+    module, _, name = str(spec["class_path"]).rpartition(".")
+    init_args = dict(spec.get("init_args") or {})
+    try:
+        parameters = inspect.signature(getattr(importlib.import_module(module), name)).parameters
+    except (ImportError, AttributeError, ValueError, TypeError):
+        parameters = {}
+    changed = {
+        key: value
+        for key, value in init_args.items()
+        if key not in parameters
+        or parameters[key].default is inspect.Parameter.empty
+        or parameters[key].default != value
+    }
+    return f"{name}({', '.join(f'{k}={v}' for k, v in sorted(changed.items()))})" if changed else name
+
+
+def _config_label(config_path: str) -> str | None:
+    if not config_path:
+        return None
+    try:
+        config = yaml.safe_load(Path(config_path).read_text())
+    except (OSError, yaml.YAMLError):
+        return None
+    return net_label(config) if isinstance(config, Mapping) else None
+
+
 class ResultRowsWriter(L.Callback):
     """Appends one result row per ``test/*`` metric to a shared CSV when testing ends (rank 0 only).
 
@@ -215,7 +250,9 @@ class ResultRowsWriter(L.Callback):
         """
         Args:
             path: the CSV that rows are appended to (created with a header if missing).
-            method: name of the refined method in the table; None = the network's class name.
+            method: name of the refined method in the table; None = the network's class name and the init
+                arguments that differ from its defaults (read from the run's saved config), so that the
+                variants of a sweep get distinct rows.
             group: experiment group (e.g. an ablation table); None = the W&B logger's group, or empty.
             dataset: dataset name; None = the DataModule's root folder name.
             config: what produced the run (config files); None = the run's saved config.yaml.
@@ -226,15 +263,16 @@ class ResultRowsWriter(L.Callback):
     def on_test_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if not trainer.is_global_zero or trainer.sanity_checking:
             return
-        net = getattr(pl_module, "net", pl_module)
+        saved_config = _config(trainer)
+        method = self.method or _config_label(saved_config) or type(getattr(pl_module, "net", pl_module)).__name__
         rows = metric_rows(
             trainer.callback_metrics,
-            method=self.method or type(net).__name__,
+            method=method,
             run_id=_run_id(trainer),
             group=self.group if self.group is not None else _group(trainer),
             seed=os.environ.get("PL_GLOBAL_SEED", ""),
             dataset=self.dataset or _dataset(trainer),
-            config=self.config if self.config is not None else _config(trainer),
+            config=self.config if self.config is not None else saved_config,
             git_sha=git_sha(),
         )
         append_rows(self.path, rows)

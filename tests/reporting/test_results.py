@@ -115,3 +115,27 @@ def test_callback_writes_test_metrics_on_rank_zero(tmp_path, monkeypatch, method
     trainer.is_global_zero = False
     callback.on_test_end(trainer, module)
     assert len(read_rows(path)) == 2
+
+
+def test_net_label_names_the_changed_init_args():
+    from handprior.reporting.results import net_label
+
+    net = {"class_path": "handprior.models.filters.SavitzkyGolay", "init_args": {"window_length": 31, "polyorder": 3}}
+    assert net_label({"model": {"net": net}}) == "SavitzkyGolay(polyorder=3)"
+    net["init_args"]["polyorder"] = 2
+    assert net_label({"model": {"net": net}}) == "SavitzkyGolay"
+    assert net_label({"model": {}}) is None
+
+
+def test_callback_labels_a_sweep_variant_from_the_saved_config(tmp_path):
+    (tmp_path / "config.yaml").write_text(
+        "model:\n  net:\n    class_path: handprior.models.filters.Gaussian1d\n    init_args: {sigma: 5.0}\n"
+    )
+    trainer = SimpleNamespace(
+        is_global_zero=True, sanity_checking=False, callback_metrics={"test/mpjpe": 4.0}, loggers=[],
+        datamodule=None, log_dir=str(tmp_path),
+    )  # fmt: skip
+    callback = ResultRowsWriter(path=str(tmp_path / "runs.csv"))
+    callback.on_test_end(trainer, SimpleNamespace(net=FakeNet()))
+    (row,) = read_rows(tmp_path / "runs.csv")
+    assert row.method == "Gaussian1d(sigma=5.0)" and row.config == str((tmp_path / "config.yaml").resolve())
