@@ -90,15 +90,17 @@ class Attention(nn.Module):
         else:
             G, N = J, T
             qkv = qkv.permute(3, 0, 2, 4, 1, 5)  # (3,B,J,H,T,D)
-        q, k, v = qkv.reshape(3, B * G, H, N, D)  # 3 x (B*G,H,N,D): 4-D inputs take the fused CPU/GPU kernels
-        if memory is not None:
+        if memory is None:
+            q, k, v = qkv.reshape(3, B * G, H, N, D)  # 3 x (B*G,H,N,D): 4-D inputs take the fused kernels
+        else:
             M = memory.shape[1]
-            mem = self.qkv(memory).view(B, 1, M, 3, H, D).permute(3, 0, 1, 4, 2, 5)  # (3,B,1,H,M,D)
-            mem = mem.expand(3, B, G, H, M, D).reshape(3, B * G, H, M, D)  # (3,B*G,H,M,D)
-            k = torch.cat([k, mem[1]], dim=2)  # (B*G,H,N+M,D)
-            v = torch.cat([v, mem[2]], dim=2)  # (B*G,H,N+M,D)
-            if memory_query:
-                q = torch.cat([q, mem[0]], dim=2)  # (B*G,H,N+M,D)
+            mem = self.qkv(memory).view(B, M, 3, H, D).permute(2, 0, 3, 1, 4)  # (3,B,H,M,D)
+            buf = x.new_empty(3, B, G, H, N + M, D)  # tokens and memory in one copy (no torch.cat)
+            buf[:, :, :, :, :N] = qkv
+            buf[:, :, :, :, N:] = mem.unsqueeze(2)  # (3,B,1,H,M,D) broadcast over the groups
+            q, k, v = buf.view(3, B * G, H, N + M, D)  # 3 x (B*G,H,N+M,D)
+            if not memory_query:
+                q = q[:, :, :N]  # (B*G,H,N,D): memory tokens are keys/values only
         out = F.scaled_dot_product_attention(q, k, v)  # (B*G,H,Nq,D)
         mem_out = None
         if memory is not None and memory_query:
