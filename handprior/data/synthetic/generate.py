@@ -15,6 +15,8 @@ import os
 import shutil
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,12 +27,14 @@ from filelock import FileLock
 
 from handprior.body.joints import MIDDLE_MCP, WRIST
 from handprior.data.store import write_store
+from handprior.data.synthetic.axes import hand_axes
 from handprior.data.synthetic.motion import MotionConfig, sample_beta, sample_sequence
 from handprior.data.synthetic.noise import get_profile, simulate
+from handprior.data.synthetic.posing import JointPoser
 
 SPLITS: tuple[str, ...] = ("train", "val", "test")
-GENERATOR_VERSION = 2  # bump when the generated data changes for the same configuration
-POSE_BATCH = 4096  # frames per MANO forward pass
+GENERATOR_VERSION = 3  # bump when the generated data changes for the same configuration
+POSE_BATCH = 2048  # frames per posing batch
 
 
 @dataclass(frozen=True)
@@ -180,11 +184,12 @@ def sample_ground_truth(
     """Sample sequences and pose them: ``gt`` (N,21,3) mm, ``theta`` (N,48), ``beta`` (N,10), ``transl`` (N,3),
     ``seq_starts`` (S+1,). ``layer`` is a :class:`handprior.body.mano.ManoLayer`."""
     motion = motion or MotionConfig()
-    with torch.no_grad():
+    with one_thread(), torch.no_grad():
         rest = layer.rest_joints(torch.zeros(1, 10))[0].double().numpy()  # (21,3) mean-shape rest joints
+    axes = hand_axes(rest)
     lengths = rng.integers(frames_range[0], frames_range[1] + 1, num_sequences)  # (S,)
-    betas = [sample_hand_shape(rng, layer, motion) for _ in lengths]
-    sequences = [sample_sequence(rng, int(n), rest, fps, motion, b) for n, b in zip(lengths, betas)]
+    betas = sample_hand_shapes(rng, layer, motion, num_sequences)  # (S,10)
+    sequences = [sample_sequence(rng, int(n), rest, fps, motion, b, axes) for n, b in zip(lengths, betas)]
     theta = np.concatenate([s["theta"] for s in sequences])  # (N,48)
     beta = np.concatenate([np.repeat(s["beta"][None], len(s["theta"]), 0) for s in sequences])  # (N,10)
     transl = np.concatenate([s["transl"] for s in sequences])  # (N,3)
@@ -193,33 +198,49 @@ def sample_ground_truth(
     return {"gt": gt, "theta": theta, "beta": beta, "transl": transl, "seq_starts": seq_starts}
 
 
-def sample_hand_shape(rng: np.random.Generator, layer: Any, motion: MotionConfig, tries: int = 64) -> np.ndarray:
-    """A shape beta (10,) whose rest wrist -> middle-MCP length lies in ``motion.hand_size_mm`` (rejection
-    sampling through the model itself, so any MANO-format model gives adult-sized hands)."""
-    candidates = np.stack([sample_beta(rng, motion) for _ in range(tries)])  # (K,10)
-    with torch.no_grad():
-        rest = layer.rest_joints(torch.as_tensor(candidates, dtype=torch.float32)).double().numpy()  # (K,21,3)
-    size = np.linalg.norm(rest[:, MIDDLE_MCP] - rest[:, WRIST], axis=-1)  # (K,)
-    ok = np.flatnonzero((size >= motion.hand_size_mm[0]) & (size <= motion.hand_size_mm[1]))
-    if len(ok) == 0:
-        raise ValueError(f"no hand shape of the model falls in {motion.hand_size_mm} mm (sizes {size.min():.0f}-"
-                         f"{size.max():.0f} mm); is the model in metres and a hand?")  # fmt: skip
-    return candidates[ok[0]]
+def sample_hand_shapes(rng: np.random.Generator, layer: Any, motion: MotionConfig, num: int) -> np.ndarray:
+    """``num`` shapes (num,10) whose rest wrist -> middle-MCP length lies in ``motion.hand_size_mm``: rejection
+    sampling through the model itself, so that any MANO-format model gives adult-sized hands."""
+    accepted: list[np.ndarray] = []
+    for _ in range(16):
+        candidates = sample_beta(rng, motion, 2 * num + 8)  # (K,10)
+        with one_thread(), torch.no_grad():
+            rest = layer.rest_joints(torch.as_tensor(candidates, dtype=torch.float32)).double().numpy()  # (K,21,3)
+        size = np.linalg.norm(rest[:, MIDDLE_MCP] - rest[:, WRIST], axis=-1)  # (K,)
+        accepted.extend(candidates[(size >= motion.hand_size_mm[0]) & (size <= motion.hand_size_mm[1])])
+        if len(accepted) >= num:
+            return np.stack(accepted[:num])
+    raise ValueError(
+        f"too few hand shapes of the model fall in {motion.hand_size_mm} mm (last sizes {size.min():.0f}-"
+        f"{size.max():.0f} mm); is it a MANO hand model in metres?"
+    )
 
 
 def pose_joints(layer: Any, theta: np.ndarray, beta: np.ndarray, transl: np.ndarray) -> np.ndarray:
-    """Joints (N,21,3) mm of MANO parameters theta (N,48), beta (N,10), transl (N,3) mm, in batches."""
+    """Joints (N,21,3) mm of MANO parameters theta (N,48), beta (N,10), transl (N,3) mm, in batches.
+
+    Uses :class:`.posing.JointPoser` (the layer's model without the mesh) on one thread: these small
+    operations are fastest single-threaded, especially when other processes share the cores.
+    """
+    poser = JointPoser(layer)
     out = np.empty((len(theta), 21, 3), dtype=np.float64)
-    with torch.no_grad():
+    with one_thread(), torch.no_grad():
         for start in range(0, len(theta), POSE_BATCH):
             part = slice(start, start + POSE_BATCH)
-            _, joints = layer(
-                torch.as_tensor(theta[part], dtype=torch.float32),
-                torch.as_tensor(beta[part], dtype=torch.float32),
-                torch.as_tensor(transl[part], dtype=torch.float32),
-            )
+            joints = poser(torch.as_tensor(theta[part]), torch.as_tensor(beta[part]), torch.as_tensor(transl[part]))
             out[part] = joints.double().numpy()
     return out
+
+
+@contextmanager
+def one_thread() -> Iterator[None]:
+    """Run torch on one thread inside the block (small tensor operations; avoids contention for the cores)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
 
 
 def mano_layer(model_path: str | None = None) -> Any:

@@ -21,7 +21,14 @@ import numpy as np
 from scipy.spatial.transform import Rotation
 
 from handprior.data.synthetic.articulation import CURL, THUMB_CURL, latent_to_angles, sample_keypose
-from handprior.data.synthetic.axes import articulation_to_pose, hand_axes, quat_mul, quat_to_rotvec, rotvec_to_quat
+from handprior.data.synthetic.axes import (
+    HandAxes,
+    articulation_to_pose,
+    hand_axes,
+    quat_mul,
+    quat_to_rotvec,
+    rotvec_to_quat,
+)
 from handprior.data.synthetic.signals import keyframe_track, min_jerk, smooth_noise
 
 NUM_BETAS = 10
@@ -62,9 +69,10 @@ class MotionConfig:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
 
 
-def sample_beta(rng: np.random.Generator, config: MotionConfig = MotionConfig()) -> np.ndarray:
-    """Hand shape of one sequence: (10,)."""
-    return np.clip(rng.normal(0.0, config.beta_std, NUM_BETAS), -2.5, 2.5)
+def sample_beta(rng: np.random.Generator, config: MotionConfig = MotionConfig(), num: int | None = None) -> np.ndarray:
+    """Hand shape of one sequence (10,), or ``num`` of them (num,10)."""
+    shape = (NUM_BETAS,) if num is None else (num, NUM_BETAS)
+    return np.clip(rng.normal(0.0, config.beta_std, shape), -2.5, 2.5)
 
 
 def sample_sequence(
@@ -74,6 +82,7 @@ def sample_sequence(
     fps: float = 30.0,
     config: MotionConfig = MotionConfig(),
     beta: np.ndarray | None = None,
+    axes: HandAxes | None = None,
 ) -> dict[str, np.ndarray]:
     """One right-hand motion sequence as MANO parameters.
 
@@ -81,10 +90,11 @@ def sample_sequence(
     joint axes and the rest wrist that ``transl`` is measured from. Returns float64 arrays:
     ``theta`` (N,48) axis-angle (3 global + 45 finger, MANO order), ``beta`` (10,), ``transl`` (N,3) mm,
     ``wrist`` (N,3) mm the intended wrist position, ``articulation`` (N,15,3) deg (flex, abd, twist).
-    ``beta`` (10,) fixes the hand shape; by default it is drawn with :func:`sample_beta`.
+    ``beta`` (10,) fixes the hand shape; by default it is drawn with :func:`sample_beta`. ``axes`` may pass
+    ``hand_axes(rest_joints)`` computed once for many sequences.
     """
     rest_joints = np.asarray(rest_joints, dtype=np.float64)
-    hand = hand_axes(rest_joints)
+    hand = hand_axes(rest_joints) if axes is None else axes
     beta = sample_beta(rng, config) if beta is None else np.asarray(beta, dtype=np.float64)
     wrist = sample_wrist_path(rng, num_frames, fps, config)  # (N,3)
     orient = sample_global_orient(rng, num_frames, fps, config)  # (N,3)

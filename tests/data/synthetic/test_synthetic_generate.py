@@ -97,3 +97,16 @@ def test_bad_arguments_are_rejected(tmp_path):
         generate_split(tmp_path, "dev", 1, (30, 40), 0)
     with pytest.raises(ValueError, match="at least 3 frames"):
         generate_split(tmp_path, "train", 1, (2, 2), 0)
+
+
+def test_joint_poser_matches_the_full_mano_layer(mano):
+    from handprior.data.synthetic.posing import JointPoser
+
+    gen = torch.Generator().manual_seed(0)
+    theta = 0.6 * torch.randn(64, 48, generator=gen)
+    beta = torch.randn(64, 10, generator=gen)
+    transl = 100 * torch.randn(64, 3, generator=gen)
+    with torch.no_grad():
+        expected = mano(theta, beta, transl)[1]
+        got = JointPoser(mano)(theta, beta, transl)
+    torch.testing.assert_close(got, expected, atol=1e-3, rtol=0)
