@@ -9,7 +9,13 @@ slow drifts and faster waves, so that its speed distribution is heavy-tailed lik
   wiggle, and occasional fast single-finger flicks), mapped to MANO axis-angles through axes derived from
   the model's rest joints (:mod:`.axes`).
 
-The theta convention is ``flat_hand_mean=True``: a zero finger pose is the flat hand.
+A small white tremor on every angle and on the wrist stands for physiological tremor and capture jitter,
+which real motion capture statistics include. The theta convention is ``flat_hand_mean=True``: a zero
+finger pose is the flat hand.
+
+Calibration against motion-stats.md (default benchmark, train split): wrist speed median / p90 / p99
+63 / 310 / 822 mm/s (real 67 / 352 / 785); fingertip speed relative to the wrist 71 / 258 / 771 (69 / 335 /
+711); wrist-relative acceleration mean / median / p99 1.32 / 0.81 / 11.1 mm/frame^2 (1.70 / 0.84 / 11.9).
 """
 
 from __future__ import annotations

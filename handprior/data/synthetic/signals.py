@@ -9,7 +9,6 @@ from collections.abc import Callable
 
 import numpy as np
 from scipy.ndimage import convolve1d
-from scipy.signal import lfilter
 
 
 def smooth_noise(rng: np.random.Generator, num_frames: int, shape: tuple[int, ...], sigma: float) -> np.ndarray:
@@ -25,17 +24,6 @@ def smooth_noise(rng: np.random.Generator, num_frames: int, shape: tuple[int, ..
     kernel /= np.sqrt(np.sum(kernel**2))  # unit output variance for unit white input
     white = rng.standard_normal((num_frames + 2 * radius, *shape))  # (N+2r,*shape)
     return convolve1d(white, kernel, axis=0, mode="constant")[radius : radius + num_frames]
-
-
-def ar1_noise(rng: np.random.Generator, num_frames: int, shape: tuple[int, ...], rho: float) -> np.ndarray:
-    """Stationary first-order autoregressive noise with lag-1 correlation ``rho``, unit variance: (N,*shape)."""
-    white = rng.standard_normal((num_frames, *shape))  # (N,*shape)
-    if rho <= 0:
-        return white
-    gain = np.sqrt(1.0 - rho**2)
-    first = white[:1]  # start in the stationary distribution
-    rest = lfilter([gain], [1.0, -rho], white[1:], axis=0, zi=rho * first)[0]  # (N-1,*shape)
-    return np.concatenate([first, rest], axis=0)
 
 
 def min_jerk(phase: np.ndarray) -> np.ndarray:

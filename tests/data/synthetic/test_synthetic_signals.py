@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from handprior.data.synthetic.signals import ar1_noise, keyframe_track, min_jerk, smooth_noise, soft_clip
+from handprior.data.synthetic.signals import keyframe_track, min_jerk, smooth_noise, soft_clip
 
 
 def _lag1(x: np.ndarray) -> float:
@@ -15,12 +15,6 @@ def test_smooth_noise_has_unit_variance_and_gaussian_autocorrelation():
     assert x.shape == (4000, 50)
     assert 0.85 < x.var() < 1.15
     assert abs(_lag1(x) - np.exp(-1.0 / (4 * 4.0**2))) < 0.01
-
-
-def test_ar1_noise_has_unit_variance_and_requested_lag1():
-    x = ar1_noise(np.random.default_rng(1), 4000, (50,), rho=0.7)
-    assert 0.9 < x.var() < 1.1
-    assert abs(_lag1(x) - 0.7) < 0.02
 
 
 def test_min_jerk_is_monotone_from_zero_to_one_with_flat_ends():
