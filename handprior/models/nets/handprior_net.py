@@ -71,7 +71,8 @@ class HandPriorNet(nn.Module):
         memory_style: "prior" (cross-attention update after each block, injected as extra keys/values) or
             "vit" (the tokens also act as queries in every spatio-temporal attention, ViT-style "VS").
         beta_supervision: "final" (beta from the final memory only, "FS") or "every_block" (also a beta from
-            the memory after every block, returned in ``beta_blocks``; needs the memory).
+            the memory after each of the first depth-1 blocks, through the same beta head, returned in
+            ``beta_blocks``; with ``beta`` that is one beta per block; needs the memory).
         dropout: dropout on the embedding and on sublayer outputs.
     """
 
@@ -212,13 +213,13 @@ class HandPriorNet(nn.Module):
                     g = h.mean(dim=2)  # (B,T,C): memory context when the global block is off
             if self.memory is not None:
                 memory = self.memory.update(i, memory, g)
-                if self.beta_supervision == "every_block":
-                    beta_blocks.append(self.beta_head(memory))
+                if self.beta_supervision == "every_block" and i < len(self.blocks) - 1:
+                    beta_blocks.append(self.beta_head(memory))  # intermediate blocks; the last one is `beta`
         rep = self.rep(h)  # (B,T,J,C_rep)
         joints = x + self.joint_head(rep)  # (B,T,J,3) residual refinement
         theta = self.theta_head(rep.mean(dim=2))  # (B,T,48)
         if memory is not None:
-            beta = beta_blocks[-1] if beta_blocks else self.beta_head(memory)  # (B,10)
+            beta = self.beta_head(memory)  # (B,10) from the final memory
         else:
             beta = self.beta_head(rep.flatten(1, 2))  # (B,T*J,C_rep) -> (B,10)
         return NetOutput(joints=joints, theta=theta, beta=beta, beta_blocks=beta_blocks)

@@ -1,0 +1,1 @@
+"""Experiments: sweep definitions, benchmark definitions and speed benchmarks (not part of the package)."""

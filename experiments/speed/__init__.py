@@ -1,0 +1,1 @@
+"""Speed benchmarks and model size reports."""

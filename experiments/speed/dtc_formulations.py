@@ -1,0 +1,110 @@
+"""Forward+backward time of the two DTC formulations ("matrix", "gather") against the temporal attention
+sublayer the joint-level DTC follows, at the CPU default size and at the paper's size.
+
+    .venv/bin/python -m experiments.speed.dtc_formulations [--threads 2] [--device cpu] [--repeats 5]
+
+Each row times a pre-LN residual sublayer on a joint-level input (B,T,J,C) with random (non-zero) offsets and
+modulation; the reported number is the median wall time of ``--repeats`` forward+backward passes after two
+warm-up passes. The paper-size rows use a smaller batch on CPU (``--paper-batch``) to stay in memory and time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import inspect
+import statistics
+import time
+from collections.abc import Callable
+
+import torch
+from torch import nn
+
+from handprior.models.nets.dstformer import AttentionSublayer
+from handprior.models.nets.dtc import FORMULATIONS, DTCSublayer
+from handprior.models.nets.handprior_net import HandPriorNet
+
+
+def cpu_size() -> dict:
+    """dim, heads, DTC groups and kernel of the HandPriorNet defaults."""
+    p = inspect.signature(HandPriorNet).parameters
+    return {k: p[k].default for k in ("dim", "num_heads", "dtc_groups", "dtc_kernel")}
+
+
+PAPER = {"dim": 512, "num_heads": 8, "dtc_groups": 8, "dtc_kernel": 8}
+
+
+def time_fwd_bwd(fn: Callable[[], torch.Tensor], repeats: int, device: torch.device) -> float:
+    """Median seconds of fn() + backward."""
+
+    def sync() -> None:
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+
+    for _ in range(2):
+        fn().sum().backward()
+    times = []
+    for _ in range(repeats):
+        sync()
+        start = time.perf_counter()
+        fn().sum().backward()
+        sync()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def randomise(sub: DTCSublayer) -> DTCSublayer:
+    """Non-zero offsets and modulation, so that the taps really move."""
+    with torch.no_grad():
+        sub.dtc.offset_proj.weight.normal_(0, 0.2)
+        sub.dtc.mod_proj.weight.normal_(0, 0.2)
+    return sub
+
+
+def bench(size: dict, batch: int, seq_len: int, joints: int, repeats: int, device: torch.device) -> list[tuple]:
+    """Rows (module, ms, ratio to temporal attention) for one size."""
+    C = size["dim"]
+    x = torch.randn(batch, seq_len, joints, C, device=device, requires_grad=True)
+    attention = AttentionSublayer(C, size["num_heads"], "temporal").to(device)
+    modules: dict[str, nn.Module] = {"temporal attention": attention}
+    for form in FORMULATIONS:
+        sub = DTCSublayer(C, size["dtc_groups"], size["dtc_kernel"], formulation=form)
+        modules[f"DTC {form}"] = randomise(sub).to(device)
+    seconds = {}
+    for name, module in modules.items():
+        if name == "temporal attention":
+            seconds[name] = time_fwd_bwd(lambda m=module: m(x)[0], repeats, device)
+        else:
+            seconds[name] = time_fwd_bwd(lambda m=module: m(x), repeats, device)
+    ref = seconds["temporal attention"]
+    return [(name, s * 1e3, s / ref) for name, s in seconds.items()]
+
+
+def main() -> None:
+    """Print the table."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads (CPU)")
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--batch", type=int, default=64, help="windows per batch at the CPU size")
+    parser.add_argument("--paper-batch", type=int, default=None, help="windows per batch at the paper size "
+                        "(default: 64 on GPU, 8 on CPU)")  # fmt: skip
+    parser.add_argument("--seq-len", type=int, default=27)
+    parser.add_argument("--joints", type=int, default=21)
+    args = parser.parse_args()
+    device = torch.device(args.device)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    paper_batch = args.paper_batch or (64 if device.type == "cuda" else 8)
+    configs = [("CPU size", cpu_size(), args.batch), ("paper size", PAPER, paper_batch)]
+    print(f"device {device}, threads {torch.get_num_threads()}, T={args.seq_len}, J={args.joints}, "
+          f"median of {args.repeats} forward+backward passes")  # fmt: skip
+    print(f"{'config':<42} {'module':<20} {'ms':>9} {'x attention':>12}")
+    for label, size, batch in configs:
+        desc = f"{label}: B={batch} C={size['dim']} G={size['dtc_groups']} K={size['dtc_kernel']}"
+        for name, ms, ratio in bench(size, batch, args.seq_len, args.joints, args.repeats, device):
+            print(f"{desc:<42} {name:<20} {ms:>9.1f} {ratio:>12.2f}")
+
+
+if __name__ == "__main__":
+    main()
