@@ -78,6 +78,7 @@ def test_sweep_form(path):
     assert isinstance(sweep.get("program"), str) and (ROOT / sweep["program"]).is_file()
     params = sweep["parameters"]
     assert all("parameters" not in spec and set(spec) <= {"values", "value"} for spec in params.values())
+    assert all((ROOT / row).is_file() for row in params.get("config", {}).get("values", []))
     assert len(set(params["seed_everything"]["values"])) >= 3
     assert all(isinstance(s, int) for s in params["seed_everything"]["values"])
     command = sweep["command"]
@@ -104,16 +105,18 @@ def test_every_grid_point_is_a_valid_configuration(path, monkeypatch, net_from_c
     for point in variants.values():
         config = resolved_config(agent_argv(sweep, point))
         assert config["seed_everything"] == point["seed_everything"]
-        for key, value in point.items():  # the swept value arrived (not silently overridden by a file)
-            if key.startswith("model."):
+        for key, value in point.items():  # the swept values arrived (not silently overridden)
+            expected = {key: value}
+            if key == "config":  # a row file: its network switches must be in effect
+                expected = {
+                    f"model.net.init_args.{k}": v for k, v in load(ROOT / value)["model"]["net"]["init_args"].items()
+                }
+            for dotted, wanted in expected.items():
                 node = config
-                for part in key.split("."):
+                for part in dotted.split("."):
                     node = node[part]
-                expected = yaml.safe_load(value) if isinstance(value, str) and value.startswith("{") else value
-                if isinstance(expected, dict):
-                    assert {k: node[k] for k in expected} == expected, key
-                else:
-                    assert node == expected, key
+                assert node == wanted, (value, dotted)
+        assert config["trainer"]["callbacks"][-1]["class_path"].endswith("ResultRowsWriter")
         wandb_logger = config["trainer"]["logger"][-1]["init_args"]
         assert wandb_logger["group"] == path.stem.replace("_", "-") and wandb_logger["job_type"] == "ablation"
         net_from_config(config)  # the swept network builds at its configured size
@@ -127,7 +130,7 @@ def test_every_grid_point_is_a_valid_configuration(path, monkeypatch, net_from_c
 def test_one_grid_point_trains_a_step(tmp_path, monkeypatch):
     sweep = load(ROOT / "experiments" / "sweeps" / "table1_joint_dtc.yaml")
     argv = agent_argv(sweep, grid(sweep)[-1])
-    argv = [str(ROOT / a) if a.startswith("configs/") else a for a in argv]
+    argv = [a.replace("configs/", f"{ROOT}/configs/", 1) if "configs/" in a else a for a in argv]  # run elsewhere
     monkeypatch.chdir(tmp_path)
     results = tmp_path / "results" / "runs.csv"
     main([*argv, *TINY, f"--data.init_args.root={tmp_path / 'synthetic'}", "--trainer.fast_dev_run=1",
