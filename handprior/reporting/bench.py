@@ -32,13 +32,13 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from rich.console import Console
 
 from handprior.errors import HandpriorInputError
-from handprior.reporting.results import RUN_ID_ENV, read_rows
+from handprior.reporting.rows import RUN_ID_ENV, read_rows
 from handprior.reporting.table import summarize, to_rich
 
 COMMANDS = ("fit", "test")
@@ -206,7 +206,7 @@ def _tail(path: Path, lines: int = 15) -> str:
 def bench(
     experiment: str,
     results: str | None = None,
-    wandb: str = "offline",
+    wandb: Literal["offline", "disabled", "online"] = "offline",
     timeout: float | None = None,
     dry_run: bool = False,
 ) -> None:
@@ -232,8 +232,6 @@ def bench(
         for run in runs:
             console.print(f"[bold]{run.run_id}[/]: handprior " + " ".join(run.argv), soft_wrap=True, highlight=False)
         return
-    if wandb not in ("offline", "disabled", "online"):
-        raise HandpriorInputError(f"--wandb must be offline, disabled or online, got {wandb!r}")
     env = {**os.environ, "WANDB_MODE": wandb}
     logs = Path(csv_path).parent / "bench_logs"
     done = finished_runs(csv_path)

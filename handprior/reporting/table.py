@@ -18,7 +18,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from handprior.reporting.results import INPUT_METHOD, ResultRow, read_rows
+from handprior.reporting.rows import INPUT_METHOD, ResultRow, read_rows
 
 METRICS: tuple[str, ...] = ("mpjpe", "mpvpe", "accel")
 HEADERS = {"mpjpe": "MPJPE", "mpvpe": "MPVPE", "accel": "Accel"}
