@@ -20,7 +20,8 @@ over time, taps and groups; two equivalent formulations of the sampling step are
 - ``"matrix"``: scatter-add every tap's two interpolation weights into a matrix W[t, s] (T x T) per sequence and
   group, then one batched matmul y = W @ v.
 
-``experiments/speed/dtc_formulations.py`` times both; "matrix" is 3-5x faster on CPU and is the default.
+``experiments/speed/dtc_formulations.py`` times both; "matrix" is 2-5x faster on CPU (and cheaper than
+the temporal attention it follows) and is the default.
 """
 
 from __future__ import annotations

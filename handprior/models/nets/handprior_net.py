@@ -12,6 +12,8 @@ Every ablation of the paper's Tables 1-3 is a constructor argument. With ``joint
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from torch import Tensor, nn
 
 from handprior.models.nets.dstformer import (
@@ -67,7 +69,9 @@ class HandPriorNet(nn.Module):
         global_dtc: the global block's hand-level DTC branch ("DC").
         global_placement: "serial" ("SS", default: after each spatio-temporal block, on its output) or
             "parallel" ("PS": on the block's input, its update added to the block's output).
-        memory_tokens: hand prior memory tokens M (Table 3: 1, 4, 8, 16); 0 switches the memory off.
+        memory_tokens: hand prior memory tokens M (Table 3: 1, 4, 8, 16); 0 switches the memory off (beta is
+            then read from the features pooled over frames and joints). Without the global block the memory
+            update reads the joint mean of each block's output.
         memory_style: "prior" (cross-attention update after each block, injected as extra keys/values) or
             "vit" (the tokens also act as queries in every spatio-temporal attention, ViT-style "VS").
         beta_supervision: "final" (beta from the final memory only, "FS") or "every_block" (also a beta from
@@ -164,9 +168,17 @@ class HandPriorNet(nn.Module):
         self.global_blocks = (
             nn.ModuleList(
                 GlobalTemporalBlock(
-                    dim, num_heads, mlp_ratio, global_attention, global_dtc,
-                    dtc_groups, dtc_kernel, dtc_max_offset, dtc_formulation, dropout,
-                )  # fmt: skip
+                    dim,
+                    num_heads,
+                    mlp_ratio,
+                    attention=global_attention,
+                    dtc=global_dtc,
+                    dtc_groups=dtc_groups,
+                    dtc_kernel=dtc_kernel,
+                    dtc_max_offset=dtc_max_offset,
+                    dtc_formulation=dtc_formulation,
+                    dropout=dropout,
+                )
                 for _ in range(depth)
             )
             if global_block
@@ -225,7 +237,7 @@ class HandPriorNet(nn.Module):
         return NetOutput(joints=joints, theta=theta, beta=beta, beta_blocks=beta_blocks)
 
 
-def _head_tail(placement: str, make_dtc) -> tuple[DTCSublayer | None, DTCSublayer | None]:
+def _head_tail(placement: str, make_dtc: Callable[[], DTCSublayer]) -> tuple[DTCSublayer | None, DTCSublayer | None]:
     """The (head, tail) DTC sublayers of a branch for a placement."""
     return (make_dtc() if placement == "head" else None, make_dtc() if placement == "tail" else None)
 

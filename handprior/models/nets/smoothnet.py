@@ -68,8 +68,7 @@ class SmoothNet(nn.Module):
         B, T, J, D = x.shape
         if T != self.seq_len or J != self.num_joints:
             raise ValueError(
-                f"SmoothNet was built for windows of {self.seq_len} frames x {self.num_joints} joints, "
-                f"got {T} x {J}"
+                f"SmoothNet was built for windows of {self.seq_len} frames x {self.num_joints} joints, got {T} x {J}"
             )
         signals = x.reshape(B, T, J * D).transpose(1, 2)  # (B,J*3,T): one signal per coordinate channel
         out = self.decoder(self.blocks(self.encoder(signals)))  # (B,J*3,T)

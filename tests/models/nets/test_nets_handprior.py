@@ -82,9 +82,7 @@ def test_placement_structure(placement: str, per_block: int, branches: int) -> N
     net = HandPriorNet(**TINY, joint_dtc=placement)
     assert dtc_count(net) == per_block
     assert len(net.blocks[0].branches) == branches
-    temporal_attention = sum(
-        isinstance(m, AttentionSublayer) and m.axis == "temporal" for m in net.blocks[0].modules()
-    )
+    temporal_attention = sum(isinstance(m, AttentionSublayer) and m.axis == "temporal" for m in net.blocks[0].modules())
     assert temporal_attention == {"replace": 0, "tri_branch": 3}.get(placement, 2) - (placement == "tri_branch")
 
 
