@@ -23,6 +23,14 @@ EXTRA_COMMANDS: dict[str, tuple[str, str, str]] = {
         "PREPARE_COMMANDS",
         "official dataset files (+ per-frame predictions) -> sequence stores",
     ),
+    "refine": ("handprior.inference.refine", "refine", "refine your own sequence file (.npz/.json/.csv) with a checkpoint"),
+    "mano": ("handprior.body.commands", "MANO_COMMANDS", "mano convert MANO_RIGHT.pkl: official MANO file -> plain .npz"),
+    "bench": (
+        "handprior.reporting.bench",
+        "bench",
+        "run the methods x seeds of an experiment file, append result rows, print the table (resumable)",
+    ),
+    "table": ("handprior.reporting.table", "table", "mean ± std per method and dataset from a results CSV"),
 }
 
 
