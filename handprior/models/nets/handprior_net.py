@@ -206,6 +206,8 @@ class HandPriorNet(nn.Module):
 
     def forward(self, x: Tensor) -> NetOutput:
         """x (B,T,J,3) normalised joints -> NetOutput(joints (B,T,J,3), theta (B,T,48), beta (B,10), ...)."""
+        if x.dim() != 4 or x.shape[-1] != 3:
+            raise ValueError(f"HandPriorNet expects joints (B,T,J,3), got shape {tuple(x.shape)}")
         B = x.shape[0]
         h = self.embed(x)  # (B,T,J,C)
         memory = self.memory.initial(B) if self.memory is not None else None  # (B,M,C)

@@ -83,7 +83,7 @@ def test_placement_structure(placement: str, per_block: int, branches: int) -> N
     assert dtc_count(net) == per_block
     assert len(net.blocks[0].branches) == branches
     temporal_attention = sum(isinstance(m, AttentionSublayer) and m.axis == "temporal" for m in net.blocks[0].modules())
-    assert temporal_attention == {"replace": 0, "tri_branch": 3}.get(placement, 2) - (placement == "tri_branch")
+    assert temporal_attention == (0 if placement == "replace" else 2)  # tri_branch: S->T, T->S, S->DTC
 
 
 def test_dual_dtc_follows_temporal_attention() -> None:
@@ -161,3 +161,11 @@ def test_initialisation() -> None:
 def test_invalid_arguments(kwargs: dict, match: str) -> None:
     with pytest.raises(ValueError, match=match):
         HandPriorNet(**dict(TINY, **kwargs))
+
+
+def test_invalid_input() -> None:
+    net = HandPriorNet(**TINY)
+    with pytest.raises(ValueError, match=r"\(B,T,J,3\)"):
+        net(torch.randn(2, 9, 21 * 3))
+    with pytest.raises(ValueError, match="seq_len"):
+        net(torch.randn(1, 10, 21, 3))
