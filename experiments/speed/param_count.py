@@ -14,7 +14,7 @@ from torch import nn
 
 from handprior.models.nets import HandPriorNet, SmoothNet
 
-PAPER_SIZE = Path(__file__).parents[2] / "configs" / "size" / "paper.yaml"
+PAPER_SIZE = Path(__file__).parents[2] / "configs" / "paper.yaml"
 BACKBONE = {"joint_dtc": "none", "global_block": False, "memory_tokens": 0}
 
 
@@ -24,7 +24,7 @@ def count(module: nn.Module) -> int:
 
 
 def paper_size() -> dict:
-    """The net init_args of configs/size/paper.yaml."""
+    """The net init_args of configs/paper.yaml."""
     return yaml.safe_load(PAPER_SIZE.read_text())["model"]["net"]["init_args"]
 
 

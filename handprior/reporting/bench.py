@@ -13,7 +13,7 @@ An experiment file::
         args: [--model.net=handprior.models.filters.SavitzkyGolay]
         seeds: [0]                      # deterministic methods need one seed
       - name: ours
-        configs: [configs/size/paper.yaml]   # extra config files, after base
+        configs: [configs/paper.yaml]   # extra config files, after base
 
 Each run is ``python -m handprior <command> --config <base> --config <configs> <args> <method args>
 --seed_everything=<seed>`` plus a :class:`~handprior.reporting.results.ResultRowsWriter`, in its own process

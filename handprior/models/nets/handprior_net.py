@@ -41,7 +41,7 @@ BETA_DIM = 10
 class HandPriorNet(nn.Module):
     """Prior-aware dynamic temporal network (ICCV 2025) for window-wise 3D hand pose refinement.
 
-    Defaults are a CPU-sized full model (every addition on); ``configs/size/paper.yaml`` sets the paper's size
+    Defaults are a CPU-sized full model (every addition on); ``configs/paper.yaml`` sets the paper's size
     (dim 512, depth 5, heads 8, dim_rep 512, kernel 8).
 
     Args:
