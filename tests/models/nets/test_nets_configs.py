@@ -48,6 +48,6 @@ def test_rows_differ_from_each_other() -> None:
 
 
 def test_paper_size_names_real_arguments() -> None:
-    args = init_args(CONFIGS / "size" / "paper.yaml")
+    args = init_args(CONFIGS / "paper.yaml")
     assert args == {"dim": 512, "depth": 5, "num_heads": 8, "dim_rep": 512, "dtc_kernel": 8, "dtc_groups": 8}
     inspect.signature(HandPriorNet).bind(**args)
