@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import sys
+import warnings
 from typing import Any
 
+from jsonargparse import Namespace
 from lightning.pytorch.cli import LightningCLI
+from lightning.pytorch.plugins.io import TorchCheckpointIO
+from lightning.pytorch.utilities.rank_zero import rank_zero_only
 from rich.console import Console
 from rich.table import Table
 
@@ -13,11 +17,41 @@ from rich.table import Table
 import handprior.data.datamodule  # noqa: F401, E402
 import handprior.models.nets  # noqa: F401, E402
 from handprior.data.datamodule import StoreDataModule
+from handprior.errors import HandpriorInputError
+from handprior.models.checkpoint import check_class_paths, config_differences, load_checkpoint, net_config
 from handprior.models.refiner import HandRefiner
+from handprior.training import AtomicCheckpointIO, EpochSeed
+from handprior.training.resume import find_resume_point, searched_places, set_aside_metrics
 
 
 class HandPriorCLI(LightningCLI):
-    """LightningCLI with the data window linked into the model and a results table after test/validate."""
+    """LightningCLI with the data window linked into the model and a results table after test/validate.
+
+    Checkpoints: loaded weights-only by default, refused if they name classes outside handprior, written
+    atomically, and hold the network configuration (``model.net``) so that they alone rebuild the model.
+    ``--ckpt_path last`` resumes the newest run of the same logger folder, in that run's folder.
+    """
+
+    def _prepare_subcommand_parser(self, klass: type, subcommand: str, **kwargs: Any) -> Any:
+        # Lightning adds the trainer method's arguments here; make `weights_only` default to True.
+        parser = super()._prepare_subcommand_parser(klass, subcommand, **kwargs)
+        if "weights_only" in self._subcommand_method_arguments[subcommand]:
+            parser.set_defaults(weights_only=True)
+        return parser
+
+    def parse_arguments(self, parser: Any, args: Any) -> None:
+        super().parse_arguments(parser, args)
+        subcommand = self.config.get("subcommand")
+        if subcommand:
+            _prepare_ckpt_path(self.config[subcommand], subcommand)
+
+    def after_instantiate_classes(self) -> None:
+        net = self.config[self.subcommand]["model"]["net"] if self.subcommand else None
+        if isinstance(net, Namespace):  # plain data in the checkpoint: enough to rebuild the network
+            self.model.hparams["net"] = net.clone().as_dict()
+        strategy = self.trainer.strategy
+        if type(strategy.checkpoint_io) is TorchCheckpointIO:
+            strategy.checkpoint_io = AtomicCheckpointIO()
 
     def add_arguments_to_parser(self, parser: Any) -> None:
         for source, target in (("window", "window"), ("mano_model_path", "mano_model_path"), ("flat_hand_mean", "flat_hand_mean")):
@@ -44,6 +78,55 @@ class HandPriorCLI(LightningCLI):
 
 def _attribute(name: str) -> Any:
     return lambda data: getattr(data, name)
+
+
+@rank_zero_only
+def _say(message: str) -> None:
+    Console(stderr=True, soft_wrap=True).print(f"handprior: {message}", highlight=False)
+
+
+def _prepare_ckpt_path(config: Namespace, subcommand: str) -> None:
+    """Resolve ``ckpt_path: last`` across runs (see :mod:`handprior.training.resume`) and check a checkpoint
+    file before Lightning reads its hyperparameters: readable weights-only, naming only handprior classes."""
+    ckpt_path = config.get("ckpt_path")
+    if ckpt_path == "last":
+        trainer = config["trainer"].clone().as_dict()
+        point = find_resume_point(trainer)
+        if point is None:
+            if subcommand != "fit":
+                raise HandpriorInputError(f"--ckpt_path last: no last checkpoint in {searched_places(trainer)}")
+            _say(f"--ckpt_path last: no checkpoint yet in {searched_places(trainer)}; starting from scratch")
+            config["ckpt_path"] = None
+            return
+        ckpt_path = config["ckpt_path"] = str(point.checkpoint)
+        where = ""
+        if subcommand == "fit" and point.run_dir is not None and _set_first_logger_version(config, point.version):
+            where = f", continuing in its run folder {point.run_dir}"
+            earlier = set_aside_metrics(point.run_dir)
+            if earlier is not None:
+                where += f" (the metrics logged so far are kept in {earlier.name})"
+                warnings.filterwarnings("ignore", message=r"Experiment logs directory .* exists and is not empty")
+        _say(f"--ckpt_path last: resuming from {ckpt_path}{where}")
+    if ckpt_path and subcommand != "fit":  # evaluation does not continue the run's best-checkpoint bookkeeping
+        warnings.filterwarnings("ignore", message=r"The dirpath has changed from")
+    if ckpt_path and ckpt_path not in ("best", "hpc") and "://" not in str(ckpt_path):
+        checkpoint = load_checkpoint(ckpt_path)
+        check_class_paths(checkpoint.get("hyper_parameters") or {}, ckpt_path)
+        trained, current = net_config(checkpoint), config["model"].get("net")
+        if trained is not None and isinstance(current, Namespace):  # Lightning applies the checkpoint's settings
+            differences = config_differences(trained, current.clone().as_dict())
+            if differences:
+                _say(f"the network is rebuilt as the checkpoint was trained: {'; '.join(differences)}")
+
+
+def _set_first_logger_version(config: Namespace, version: str) -> bool:
+    """Point the first (versioned) logger at an existing run folder; False for Lightning's default logger."""
+    logger = config["trainer"].get("logger")
+    first = logger[0] if isinstance(logger, list) and logger else logger
+    if not isinstance(first, Namespace) or first.get("init_args") is None:
+        return False
+    first["init_args"]["version"] = version
+    return True
 
 
 def print_results_table(metrics: dict[str, Any], stage: str, console: Console | None = None) -> None:
@@ -86,6 +169,7 @@ def _build_cli(argv: list[str] | None) -> HandPriorCLI:
         subclass_mode_data=True,
         save_config_kwargs={"overwrite": True},
         seed_everything_default=0,
+        trainer_defaults={"callbacks": [EpochSeed()]},
         args=argv,
         auto_configure_optimizers=False,
     )

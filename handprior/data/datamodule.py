@@ -6,12 +6,14 @@ from pathlib import Path
 from typing import Any
 
 import lightning as L
+import torch
 from torch.utils.data import DataLoader
 
 from handprior.data.augment import augment_batch
 from handprior.data.datasets import SequenceDataset, WindowDataset, unbatch_sequence
 from handprior.data.store import SequenceStore
 from handprior.errors import HandpriorInputError
+from handprior.training.seeding import EpochRandomSampler
 
 
 class StoreDataModule(L.LightningDataModule):
@@ -95,7 +97,8 @@ class StoreDataModule(L.LightningDataModule):
         return DataLoader(
             dataset,
             batch_size=self.batch_size,
-            shuffle=True,
+            sampler=EpochRandomSampler(dataset),  # order from (seed, epoch): a resumed run shuffles the same
+            generator=torch.Generator(),  # iterator creation draws from it, not from the global generator
             drop_last=len(dataset) > self.batch_size,
             num_workers=self.num_workers,
             pin_memory=self.pin_memory,

@@ -14,11 +14,13 @@ from typing import Any
 import lightning as L
 import numpy as np
 import torch
+from lightning.pytorch.utilities.rank_zero import rank_zero_warn
 from torch import Tensor, nn
 
 from handprior.data.windows import cut_windows, local_window_starts, stitch_windows
 from handprior.metrics.functional import aligned_errors
 from handprior.metrics.modules import MPJPE, MPVPE, AccelError
+from handprior.models.checkpoint import check_compatible
 from handprior.models.losses import LossWeights, accel_loss, param_loss, position_loss
 from handprior.models.nets.output import NetOutput
 
@@ -262,6 +264,17 @@ class HandRefiner(L.LightningModule):
             "side": batch["side"],
             **{k: None if v is None else v.cpu().numpy() for k, v in refined.items()},
         }
+
+    # ------------------------------------------------------------------------------------- checkpoints
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """Refuse, with a message naming the mismatch, a checkpoint whose weights do not fit this network."""
+        try:
+            source = self.trainer.ckpt_path
+        except RuntimeError:  # not attached to a Trainer (load_from_checkpoint)
+            source = None
+        differences = check_compatible(self.state_dict(), checkpoint, self.hparams.get("net"), source)
+        if differences:
+            rank_zero_warn(f"the checkpoint was trained with {'; '.join(differences)} (its weights fit this network)")
 
     # -------------------------------------------------------------------------------------- optimiser
     def configure_optimizers(self) -> dict[str, Any]:

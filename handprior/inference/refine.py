@@ -1,0 +1,311 @@
+"""Refine your own sequences with a trained checkpoint: a Python API and the ``handprior refine`` command.
+
+    from handprior.inference.refine import Refiner
+
+    refiner = Refiner.from_checkpoint("logs/synthetic/version_0/checkpoints/last.ckpt")
+    result = refiner.refine(joints, side="left", units="auto")  # joints: (L,21,3) array, mm or m
+    result["joints"]  # (L,21,3) refined, in the input's units and hand side
+
+The checkpoint alone rebuilds the model: it is loaded weights-only (no pickled code runs) and names its
+network as configuration, which is only resolved inside the handprior package.
+"""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import fields
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from handprior.body.joints import mirror_x
+from handprior.data.user_npz import check_joints
+from handprior.errors import HandpriorInputError
+from handprior.inference.io import SequenceFile, check_layout, check_output, read_sequence, write_output
+from handprior.inference.preprocess import TO_MM, fill_gaps, resolve_units
+from handprior.models.checkpoint import build_net, check_compatible, load_checkpoint, net_config
+from handprior.models.losses import LossWeights
+from handprior.models.refiner import HandRefiner
+
+SIDES = ("right", "left")
+TRAINING_FPS = 30.0  # the built-in benchmark and handprior's datasets
+MIRROR_THETA = torch.tensor([1.0, -1.0, -1.0])  # axis-angle of a mirrored (x -> -x) rotation, per joint
+MAX_PLOTTED = 5  # sequences plotted by `handprior refine --plot`
+
+
+def refiner_from_hparams(net: nn.Module, hparams: dict[str, Any], mano_model: str | None = None) -> HandRefiner:
+    """A :class:`HandRefiner` around ``net`` with a checkpoint's hyperparameters (unknown keys ignored);
+    ``mano_model`` replaces the MANO model path the checkpoint was trained with."""
+    accepted = set(inspect.signature(HandRefiner.__init__).parameters) - {"self", "net", "loss"}
+    kwargs = {key: value for key, value in hparams.items() if key in accepted}
+    if isinstance(hparams.get("loss"), dict):
+        names = {f.name for f in fields(LossWeights)}
+        kwargs["loss"] = LossWeights(**{k: v for k, v in hparams["loss"].items() if k in names})
+    if mano_model is not None:
+        kwargs["mano_model_path"] = mano_model
+    return HandRefiner(net=net, **kwargs)
+
+
+def resolve_device(device: str) -> torch.device:
+    """``auto``: the GPU when there is one, else the CPU; otherwise any torch device string."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        return torch.device(device)
+    except RuntimeError as error:
+        raise HandpriorInputError(f"unknown device {device!r} ({error})") from None
+
+
+class Refiner:
+    """A trained refiner for sequences in memory: validation, units, left hands, short sequences, gaps.
+
+    Args:
+        model: the LightningModule (in eval mode after construction).
+        device: where the network runs.
+    """
+
+    def __init__(self, model: HandRefiner, device: str | torch.device = "cpu") -> None:
+        self.device = resolve_device(device) if isinstance(device, str) else device
+        self.model = model.to(self.device).eval()
+
+    @classmethod
+    def from_checkpoint(
+        cls,
+        path: str | Path,
+        device: str = "auto",
+        mano_model: str | None = None,
+        net: nn.Module | None = None,
+    ) -> Refiner:
+        """Rebuild a refiner from a checkpoint file alone.
+
+        Args:
+            path: a checkpoint written by ``handprior fit``.
+            device: ``auto``, ``cpu``, ``cuda``, ``cuda:1``, ...
+            mano_model: the MANO model to use instead of the one the checkpoint was trained with (a folder or
+                file; only needed for meshes).
+            net: the network, for checkpoints that do not carry its configuration (written outside the CLI).
+        """
+        checkpoint = load_checkpoint(path)
+        hparams = dict(checkpoint.get("hyper_parameters") or {})
+        config = net_config(checkpoint)
+        if net is None:
+            if config is None:
+                raise HandpriorInputError(
+                    "the checkpoint does not name its network (no hyper_parameters['net']; it was not written by "
+                    "`handprior fit`); pass the network: Refiner.from_checkpoint(path, net=...)",
+                    path,
+                )
+            net = build_net(config, path)
+        model = refiner_from_hparams(net, hparams, mano_model)
+        if config is not None:
+            model.hparams["net"] = config
+        check_compatible(model.state_dict(), checkpoint, None, path)
+        model.load_state_dict(checkpoint["state_dict"])
+        return cls(model, device)
+
+    @property
+    def window(self) -> int:
+        """Frames per window, T, that the network was trained on."""
+        return int(self.model.window)
+
+    @torch.no_grad()
+    def refine(
+        self,
+        joints: np.ndarray | Tensor,
+        side: str = "right",
+        units: str = "mm",
+        mano: bool = False,
+        interpolate_gaps: int = 0,
+        source: str | Path | None = None,
+    ) -> dict[str, Any]:
+        """Refine one sequence of any length.
+
+        Args:
+            joints: ``(L,21,3)`` per-frame joints, framework order (wrist, thumb..pinky from palm to tip).
+            side: ``right`` or ``left`` (left hands are mirrored x -> -x for the network and back).
+            units: ``mm``, ``m`` or ``auto`` (detected from the wrist-middle MCP bone length).
+            mano: also return the MANO mesh: ``vertices (L,778,3)`` and ``faces``.
+            interpolate_gaps: fill runs of up to this many NaN/inf frames by linear interpolation (0: refuse).
+            source: a file name for error messages.
+
+        Returns:
+            ``joints (L,21,3)`` refined, in the input's units and side; ``theta (L,48)`` and ``beta (L,10)``
+            MANO parameters (None for networks without a MANO head; for a left hand, in the left MANO
+            model's convention); with ``mano``, ``vertices`` and ``faces``; ``units``, ``side``,
+            ``interpolated (L,)`` (frames that were filled) and ``notes`` (what was detected or done).
+        """
+        if side not in SIDES:
+            raise HandpriorInputError(f"side must be 'right' or 'left', got {side!r}", source)
+        if interpolate_gaps < 0:
+            raise HandpriorInputError(f"interpolate_gaps must be >= 0, got {interpolate_gaps}", source)
+        array = joints.detach().cpu().numpy() if isinstance(joints, Tensor) else np.asarray(joints)
+        check_layout(array, "joints", source)
+        if len(array) == 0:
+            raise HandpriorInputError("the sequence has no frames", source)
+        notes: list[str] = []
+        filled, interpolated, gap_note = fill_gaps(array.astype(np.float64), interpolate_gaps, source)
+        units, unit_note = resolve_units(filled, units, source)
+        notes += [unit_note] if gap_note is None else [unit_note, gap_note]
+        mm = filled * TO_MM[units]
+        mm = check_joints(mirror_x(mm) if side == "left" else mm, "joints", source)  # finite, mm, float32
+        if len(mm) < self.window and not getattr(self.model.net, "sequence_level", False):
+            notes.append(
+                f"the sequence has {len(mm)} frames, fewer than the network's window of {self.window}: it was padded "
+                "by repeating its last frame"
+            )
+        out = self.model.refine_sequence(torch.from_numpy(mm).to(self.device))
+        result: dict[str, Any] = {"units": units, "side": side, "interpolated": interpolated, "notes": notes}
+        result["joints"] = self._to_user(out["joints"], side, units)
+        theta, beta = out["theta"], out["beta"]
+        result["theta"] = None if theta is None else self._theta_to_user(theta, side).cpu().numpy()
+        result["beta"] = None if beta is None else beta.float().cpu().numpy()
+        if mano:
+            result.update(self._mesh(out["joints"], theta, beta, side, units, notes))
+        return result
+
+    def _to_user(self, points_mm: Tensor, side: str, units: str) -> np.ndarray:
+        """Right-hand mm (...,3) -> the user's side and units, as numpy."""
+        points = points_mm.float().cpu().numpy() / TO_MM[units]
+        return mirror_x(points) if side == "left" else points
+
+    @staticmethod
+    def _theta_to_user(theta: Tensor, side: str) -> Tensor:
+        if side == "right":
+            return theta.float()
+        return (theta.float().reshape(len(theta), 16, 3) * MIRROR_THETA.to(theta.device)).reshape(len(theta), 48)
+
+    def _mesh(
+        self, joints_mm: Tensor, theta: Tensor | None, beta: Tensor | None, side: str, units: str, notes: list[str]
+    ) -> dict[str, np.ndarray]:
+        if theta is None:
+            raise HandpriorInputError(
+                f"this network ({type(self.model.net).__name__}) predicts no MANO parameters: drop --mano"
+            )
+        if beta is None:
+            beta = theta.new_zeros(len(theta), 10)
+            notes.append("the network predicts no hand shape: the mesh uses the mean shape (beta = 0)")
+        try:
+            layer = self.model.mano
+        except HandpriorInputError as error:
+            raise HandpriorInputError(
+                f"{error} (the MANO model of the checkpoint; point --mano_model at a copy of it)"
+            ) from None
+        verts = self.model.mesh(theta, beta, joints_mm[:, 0])  # (L,778,3) mm, right hand at the refined wrist
+        faces = layer.faces.cpu().numpy().astype(np.int64)
+        return {
+            "vertices": self._to_user(verts, side, units),
+            "faces": faces[:, ::-1].copy() if side == "left" else faces,  # mirroring flips the winding
+        }
+
+
+def refine(
+    *,
+    ckpt: str,
+    input: str,
+    output: str,
+    side: Literal["right", "left"] = "right",
+    fps: float | None = None,
+    units: Literal["mm", "m", "auto"] = "auto",
+    mano: bool = False,
+    mano_model: str | None = None,
+    plot: str | None = None,
+    interpolate_gaps: int = 0,
+    device: str = "auto",
+) -> None:
+    """Refine your own per-frame 3D hand joints with a trained checkpoint.
+
+    Joints are 21 per frame in handprior's order: wrist, then thumb, index, middle, ring, pinky, each from the
+    palm to the tip. The refined joints are written in the input's units and layout, in the format of the
+    output's extension.
+
+    Args:
+        ckpt: a checkpoint written by `handprior fit` (loaded weights-only; it alone rebuilds the model).
+        input: the sequence file: .npz with pred (N,21,3) (optional: joints = ground truth, offsets (S+1,) for
+            several sequences, names, fps); .json, a list of frames of 21 [x, y, z] (or 63 numbers), or
+            {"frames": [...], "fps": N}; .csv, one row per frame with 63 columns (header optional) or
+            joint-named columns wrist_x, ..., pinky4_z (+ frame/time/timestamp, copied through).
+        output: where to write the refined sequence (.npz, .json or .csv); .npz also keeps the input and, with
+            --mano, theta/beta/vertices/faces; for .json/.csv those go to <output stem>.mano.npz.
+        side: the hand: left hands are mirrored (x -> -x) for the network and back.
+        fps: frame rate of the input (default: the file's, if it has one); recorded in the .npz output.
+        units: mm, m, or auto (detected from the wrist-middle MCP bone length, and said).
+        mano: also write the MANO pose, shape and mesh vertices.
+        mano_model: the MANO model folder or file, instead of the one the checkpoint was trained with.
+        plot: a folder for figures and a GIF of input vs refined (and ground truth, if the .npz has it).
+        interpolate_gaps: fill runs of up to N missing (NaN/inf) frames by linear interpolation; 0 refuses them.
+        device: auto (GPU if available), cpu, cuda, ...
+    """
+    source = read_sequence(input)
+    kind = check_output(output, source)
+    if fps is not None:
+        if not fps > 0:
+            raise HandpriorInputError(f"--fps must be positive, got {fps}")
+        source.fps = float(fps)
+    units_found, unit_note = resolve_units(source.joints, units, source.path)
+    refiner = Refiner.from_checkpoint(ckpt, device=device, mano_model=mano_model)
+    print(f"handprior refine: {unit_note}")
+    if source.fps is not None and abs(source.fps - TRAINING_FPS) > 0.1 * TRAINING_FPS:
+        print(f"handprior refine: the input is {source.fps:g} fps; refiners are trained on {TRAINING_FPS:g} fps "
+              "sequences, so motion per window differs (consider resampling)")  # fmt: skip
+    results = []
+    for index in range(source.num_sequences):
+        frames = source.sequence(index)
+        name = source.names[index]
+        label = f"{source.path}[{name}]" if source.num_sequences > 1 else source.path
+        result = refiner.refine(source.joints[frames], side, units_found, mano, interpolate_gaps, label)
+        for note in result["notes"][1:]:  # the units were reported once for the file
+            print(f"handprior refine: {name}: {note}")
+        results.append(result)
+    refined = np.concatenate([r["joints"] for r in results])
+    arrays = _extra_arrays(results, source, side, units_found, refiner, mano)
+    if not mano and kind != "npz":
+        arrays = {}  # nothing for a sidecar file
+    written = write_output(output, source, refined, arrays, decimals=4 if units_found == "mm" else 7)
+    for path in written:
+        print(f"handprior refine: wrote {path}")
+    if plot is not None:
+        _plot(plot, source, results, units_found)
+
+
+def _extra_arrays(
+    results: list[dict[str, Any]], source: SequenceFile, side: str, units: str, refiner: Refiner, mano: bool
+) -> dict[str, np.ndarray]:
+    """What the .npz output (or the sidecar of a .json/.csv) holds besides the joints."""
+    arrays: dict[str, np.ndarray] = {
+        "side": np.array(side),
+        "units": np.array(units),
+        "interpolated": np.concatenate([r["interpolated"] for r in results]),
+    }
+    if mano:
+        arrays["theta"] = np.concatenate([r["theta"] for r in results])
+        beta = [r["beta"] for r in results]
+        if all(b is not None for b in beta):
+            arrays["beta"] = np.concatenate(beta)
+        arrays["vertices"] = np.concatenate([r["vertices"] for r in results])
+        arrays["faces"] = results[0]["faces"]
+        arrays["flat_hand_mean"] = np.array(bool(refiner.model.hparams.get("flat_hand_mean", True)))
+        arrays["offsets"] = source.offsets
+    return arrays
+
+
+def _plot(folder: str, source: SequenceFile, results: list[dict[str, Any]], units: str) -> None:
+    """Figures of the first sequences, in mm."""
+    try:
+        from handprior.inference.plots import write_refine_plots
+    except ImportError as error:
+        print(f"handprior refine: plots skipped ({error})")
+        return
+    count = min(source.num_sequences, MAX_PLOTTED)
+    if source.num_sequences > count:
+        print(f"handprior refine: plotting the first {count} of {source.num_sequences} sequences")
+    for index in range(count):
+        frames = source.sequence(index)
+        scale = TO_MM[units]  # figures are in mm
+        gt = None if source.gt is None else source.gt[frames] * scale
+        inputs = source.joints[frames] * scale  # NaN where frames were missing
+        paths = write_refine_plots(inputs, results[index]["joints"] * scale, folder, source.names[index], gt)
+        for path in paths:
+            print(f"handprior refine: wrote {path}")

@@ -1,0 +1,166 @@
+"""Checkpoints without code execution: loading, the network configuration they carry, and compatibility checks.
+
+A handprior checkpoint is a plain Lightning checkpoint that loads with ``torch.load(..., weights_only=True)``:
+tensors and plain Python values only. Its ``hyper_parameters["net"]`` holds the network as configuration
+(``{"class_path": "handprior.models.nets....", "init_args": {...}}``, recorded by the CLI), so the checkpoint
+alone is enough to rebuild the model. Class paths are only resolved inside the ``handprior`` package: a
+checkpoint can never make the loader import an arbitrary module.
+"""
+
+from __future__ import annotations
+
+import pickle
+import re
+import zipfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from handprior.errors import HandpriorInputError
+
+ALLOWED_PACKAGE = "handprior"
+_CLASS_PATH = re.compile(rf"^{ALLOWED_PACKAGE}(\.[A-Za-z_]\w*)+$")
+MAX_LISTED = 4  # keys named per kind of state-dict mismatch
+
+
+def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    """Load a checkpoint file with ``weights_only=True`` (no pickled code runs); clear errors for bad files."""
+    path = Path(path)
+    if not path.is_file():
+        raise HandpriorInputError("checkpoint file does not exist", path)
+    if path.stat().st_size == 0:
+        raise HandpriorInputError("checkpoint file is empty", path)
+    try:
+        checkpoint = torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as error:
+        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise HandpriorInputError(
+            f"refused to load: the checkpoint holds pickled Python objects that weights-only loading does not "
+            f"allow ({first}); handprior checkpoints hold tensors and plain values only",
+            path,
+        ) from None
+    except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile) as error:
+        raise HandpriorInputError(f"not a readable checkpoint (truncated or corrupt: {error})", path) from None
+    if not isinstance(checkpoint, dict) or not isinstance(checkpoint.get("state_dict"), Mapping):
+        raise HandpriorInputError("not a Lightning checkpoint (no 'state_dict')", path)
+    return checkpoint
+
+
+def class_paths(config: Any) -> list[str]:
+    """Every ``class_path`` value in a nested configuration (dicts and lists)."""
+    found: list[str] = []
+    if isinstance(config, Mapping):
+        for key, value in config.items():
+            if key == "class_path":
+                found.append(str(value))
+            else:
+                found.extend(class_paths(value))
+    elif isinstance(config, list | tuple):
+        for value in config:
+            found.extend(class_paths(value))
+    return found
+
+
+def check_class_paths(config: Any, source: str | Path | None = None) -> None:
+    """Refuse a configuration that names a class outside the ``handprior`` package (nothing is imported)."""
+    foreign = [path for path in class_paths(config) if not _CLASS_PATH.match(path)]
+    if foreign:
+        raise HandpriorInputError(
+            f"refused to load: the checkpoint names the class(es) {foreign}; only classes of the "
+            f"{ALLOWED_PACKAGE!r} package are rebuilt from a checkpoint",
+            source,
+        )
+
+
+def net_config(checkpoint: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The network configuration a checkpoint was trained with (``model.net``), or None if it has none."""
+    config = checkpoint.get("hyper_parameters", {}).get("net")
+    return dict(config) if isinstance(config, Mapping) and "class_path" in config else None
+
+
+def build_net(config: Mapping[str, Any], source: str | Path | None = None) -> nn.Module:
+    """Instantiate a network from ``{"class_path": ..., "init_args": {...}}``, only from the handprior package."""
+    from jsonargparse import ArgumentParser
+
+    check_class_paths(config, source)
+    parser = ArgumentParser(exit_on_error=False)
+    parser.add_subclass_arguments(nn.Module, "net", fail_untyped=False)
+    try:
+        return parser.instantiate_classes(parser.parse_object({"net": dict(config)})).net
+    except (ValueError, TypeError, ImportError, AttributeError) as error:  # jsonargparse's ArgumentError is one
+        message = str(error).strip().splitlines()[0]
+        raise HandpriorInputError(
+            f"cannot rebuild the network {config.get('class_path')!r} stored in the checkpoint with this version "
+            f"of handprior ({message})",
+            source,
+        ) from None
+
+
+def config_differences(trained: Any, current: Any, prefix: str = "model.net") -> list[str]:
+    """Human-readable differences between two configurations, e.g. ``model.net.init_args.dim=64, the config
+    says 32``; keys present on one side only are named too."""
+    if isinstance(trained, Mapping) and isinstance(current, Mapping):
+        out: list[str] = []
+        for key in sorted(set(trained) | set(current), key=str):
+            name = f"{prefix}.{key}"
+            if key not in current:
+                out.append(f"{name}={trained[key]!r}, which the config does not set")
+            elif key not in trained:
+                out.append(f"{name} unset, the config says {current[key]!r}")
+            else:
+                out.extend(config_differences(trained[key], current[key], name))
+        return out
+    return [] if trained == current else [f"{prefix}={trained!r}, the config says {current!r}"]
+
+
+def _listed(keys: list[str]) -> str:
+    more = f", ... ({len(keys) - MAX_LISTED} more)" if len(keys) > MAX_LISTED else ""
+    return ", ".join(keys[:MAX_LISTED]) + more
+
+
+def state_dict_mismatch(expected: Mapping[str, Tensor], found: Mapping[str, Tensor]) -> list[str]:
+    """What keeps ``found`` (a checkpoint's state dict) from loading into a model whose state is ``expected``:
+    missing keys, unexpected keys and shape mismatches, summarised (empty when it loads)."""
+    missing = sorted(set(expected) - set(found))
+    unexpected = sorted(set(found) - set(expected))
+    shapes = [
+        f"{key}: checkpoint {tuple(found[key].shape)}, model {tuple(expected[key].shape)}"
+        for key in sorted(set(expected) & set(found))
+        if isinstance(found[key], Tensor) and tuple(found[key].shape) != tuple(expected[key].shape)
+    ]
+    problems = []
+    if missing:
+        problems.append(f"{len(missing)} missing keys ({_listed(missing)})")
+    if unexpected:
+        problems.append(f"{len(unexpected)} unexpected keys ({_listed(unexpected)})")
+    if shapes:
+        problems.append(f"{len(shapes)} shape mismatches ({_listed(shapes)})")
+    return problems
+
+
+def check_compatible(
+    model_state: Mapping[str, Tensor],
+    checkpoint: Mapping[str, Any],
+    current_net: Mapping[str, Any] | None,
+    source: str | Path | None = None,
+) -> list[str]:
+    """Raise a :class:`HandpriorInputError` naming the mismatch when a checkpoint's weights do not fit the model.
+
+    The message names the differing network settings (when both sides know their configuration) and
+    summarises missing, unexpected and shape-mismatched keys. Returns the configuration differences when the
+    weights fit anyway (e.g. a different dropout), for the caller to warn about.
+    """
+    trained = net_config(checkpoint)
+    differences = config_differences(trained, current_net) if trained and current_net else []
+    problems = state_dict_mismatch(model_state, checkpoint["state_dict"])
+    if problems:
+        because = f"it was trained with {'; '.join(differences)}. " if differences else ""
+        raise HandpriorInputError(
+            f"the checkpoint does not fit this network: {because}{'; '.join(problems)}. Use the configuration the "
+            "checkpoint was trained with (its run folder holds config.yaml)",
+            source,
+        )
+    return differences
