@@ -48,6 +48,8 @@ def test_rows_differ_from_each_other() -> None:
 
 
 def test_paper_size_names_real_arguments() -> None:
-    args = init_args(CONFIGS / "paper.yaml")
+    cfg = yaml.safe_load((CONFIGS / "paper.yaml").read_text())
+    assert cfg["trainer"]["max_epochs"] == 50 and cfg["model"]["lr"] == 1e-4 and cfg["data"]["init_args"]["batch_size"] == 64
+    args = cfg["model"]["net"]["init_args"]
     assert args == {"dim": 512, "depth": 5, "num_heads": 8, "dim_rep": 512, "dtc_kernel": 8, "dtc_groups": 8}
     inspect.signature(HandPriorNet).bind(**args)
