@@ -15,6 +15,7 @@ from rich.table import Table
 
 # Imported so that short class names (HandPriorNet, SyntheticDataModule, ...) resolve in configs.
 import handprior.data.datamodule  # noqa: F401, E402
+import handprior.models.filters  # noqa: F401, E402
 import handprior.models.nets  # noqa: F401, E402
 from handprior.data.datamodule import StoreDataModule
 from handprior.errors import HandpriorInputError
