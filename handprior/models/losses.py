@@ -13,16 +13,20 @@ class LossWeights:
     """Weights of the loss terms; a weight of 0 switches a term off.
 
     Attributes:
-        joints: smooth-L1 on the refined joints (mm).
+        joints: smooth-L1 on the refined joints relative to their wrist (mm): the hand's articulation and shape.
+        root: smooth-L1 on the wrist position (mm). Kept small: a single-frame estimator's global depth error is
+            mostly not recoverable from joints alone, and the metrics are root-aligned.
         verts: smooth-L1 on the MANO mesh vertices (mm); needs MANO ground truth and a MANO head.
         theta: smooth-L1 on the MANO pose (radians).
         beta: smooth-L1 on the MANO shape.
-        accel: L1 between predicted and ground-truth second differences along time (mm/frame^2), as SmoothNet.
+        accel: L1 between predicted and ground-truth second differences of the wrist-relative joints along time
+            (mm/frame^2), as SmoothNet.
         position_delta_mm: Huber threshold of the position terms, in mm (1 mm; a delta of 1 on metres is plain L2).
         param_delta: Huber threshold of the theta and beta terms.
     """
 
     joints: float = 1.0
+    root: float = 0.1
     verts: float = 1.0
     theta: float = 1.0
     beta: float = 0.1
@@ -48,3 +52,8 @@ def accel_loss(pred: Tensor, gt: Tensor) -> Tensor:
         return x[:, :-2] - 2 * x[:, 1:-1] + x[:, 2:]
 
     return (second_diff(pred) - second_diff(gt)).abs().mean()
+
+
+def root_relative(joints: Tensor, root: int = 0) -> Tensor:
+    """Joints relative to the root joint: (...,J,3) -> (...,J,3)."""
+    return joints - joints[..., root : root + 1, :]

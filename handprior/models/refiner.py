@@ -21,7 +21,7 @@ from handprior.data.windows import cut_windows, local_window_starts, stitch_wind
 from handprior.metrics.functional import aligned_errors
 from handprior.metrics.modules import MPJPE, MPVPE, AccelError
 from handprior.models.checkpoint import check_compatible
-from handprior.models.losses import LossWeights, accel_loss, param_loss, position_loss
+from handprior.models.losses import LossWeights, accel_loss, param_loss, position_loss, root_relative
 from handprior.models.nets.output import NetOutput
 
 STAGES = ("val", "test")
@@ -134,7 +134,12 @@ class HandRefiner(L.LightningModule):
     def training_step(self, batch: dict[str, Any], batch_idx: int) -> Tensor:
         out = self.run_net(batch["pred"])
         gt, w = batch["gt"], self.loss_weights
-        terms = {"joints": position_loss(out.joints, gt, w.position_delta_mm), "accel": accel_loss(out.joints, gt)}
+        pred_rel, gt_rel = root_relative(out.joints), root_relative(gt)  # (B,T,J,3)
+        terms = {
+            "joints": position_loss(pred_rel, gt_rel, w.position_delta_mm),
+            "root": position_loss(out.joints[..., :1, :], gt[..., :1, :], w.position_delta_mm),
+            "accel": accel_loss(pred_rel, gt_rel),
+        }
         if out.theta is not None and batch["has_mano"].all():
             gt_beta = batch["gt_beta"]  # (B,10)
             terms["theta"] = param_loss(out.theta, batch["gt_theta"], w.param_delta)
