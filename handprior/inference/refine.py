@@ -120,6 +120,7 @@ class Refiner:
         mano: bool = False,
         interpolate_gaps: int = 0,
         source: str | Path | None = None,
+        online: bool = False,
     ) -> dict[str, Any]:
         """Refine one sequence of any length.
 
@@ -130,6 +131,8 @@ class Refiner:
             mano: also return the MANO mesh: ``vertices (L,778,3)`` and ``faces``.
             interpolate_gaps: fill runs of up to this many NaN/inf frames by linear interpolation (0: refuse).
             source: a file name for error messages.
+            online: refine as a live stream would (:class:`~handprior.inference.streaming.StreamingRefiner`):
+                each frame from a causal window of itself and the T-1 frames before it, no future frames.
 
         Returns:
             ``joints (L,21,3)`` refined, in the input's units and side; ``theta (L,48)`` and ``beta (L,10)``
@@ -151,12 +154,19 @@ class Refiner:
         notes += [unit_note] if gap_note is None else [unit_note, gap_note]
         mm = filled * TO_MM[units]
         mm = check_joints(mirror_x(mm) if side == "left" else mm, "joints", source)  # finite, mm, float32
-        if len(mm) < self.window and not getattr(self.model.net, "sequence_level", False):
-            notes.append(
-                f"the sequence has {len(mm)} frames, fewer than the network's window of {self.window}: it was padded "
-                "by repeating its last frame"
-            )
-        out = self.model.refine_sequence(torch.from_numpy(mm).to(self.device))
+        if online:
+            from handprior.inference.streaming import StreamingRefiner
+
+            notes.append(f"online: each frame refined from a causal window of {self.window} frames (itself and the "
+                         "frames before it; the first frame repeated before the start)")  # fmt: skip
+            out = StreamingRefiner(self.model, self.window).refine_sequence(torch.from_numpy(mm).to(self.device))
+        else:
+            if len(mm) < self.window and not getattr(self.model.net, "sequence_level", False):
+                notes.append(
+                    f"the sequence has {len(mm)} frames, fewer than the network's window of {self.window}: it was "
+                    "padded by repeating its last frame"
+                )
+            out = self.model.refine_sequence(torch.from_numpy(mm).to(self.device))
         result: dict[str, Any] = {"units": units, "side": side, "interpolated": interpolated, "notes": notes}
         result["joints"] = self._to_user(out["joints"], side, units)
         theta, beta = out["theta"], out["beta"]
@@ -214,6 +224,7 @@ def refine(
     plot: str | None = None,
     interpolate_gaps: int = 0,
     device: str = "auto",
+    online: bool = False,
 ) -> None:
     """Refine your own per-frame 3D hand joints with a trained checkpoint.
 
@@ -237,6 +248,8 @@ def refine(
         plot: a folder for figures and a GIF of input vs refined (and ground truth, if the .npz has it).
         interpolate_gaps: fill runs of up to N missing (NaN/inf) frames by linear interpolation; 0 refuses them.
         device: auto (GPU if available), cpu, cuda, ...
+        online: refine as a live stream would: each frame from a causal window of itself and the frames before
+            it (no future frames; see handprior.inference.streaming), one network call per frame.
     """
     source = read_sequence(input)
     kind = check_output(output, source)
@@ -255,7 +268,7 @@ def refine(
         frames = source.sequence(index)
         name = source.names[index]
         label = f"{source.path}[{name}]" if source.num_sequences > 1 else source.path
-        result = refiner.refine(source.joints[frames], side, units_found, mano, interpolate_gaps, label)
+        result = refiner.refine(source.joints[frames], side, units_found, mano, interpolate_gaps, label, online)
         for note in result["notes"][1:]:  # the units were reported once for the file
             print(f"handprior refine: {name}: {note}")
         results.append(result)

@@ -1,0 +1,130 @@
+"""Real-time refinement of a live sequence, frame by frame, with a causal window.
+
+    from handprior.inference.streaming import StreamingRefiner
+
+    stream = StreamingRefiner("last.ckpt")          # or a HandRefiner / Refiner already in memory
+    for frame in camera:                             # frame: (21,3) mm, right hand, handprior's joint order
+        refined = stream.push(frame)                 # (21,3): the refined current frame
+
+Frame n is refined from the window of the last T frames, ``n-T+1 .. n``, and is the last frame of that window:
+no future frame is needed, so the output is available as soon as the frame arrives (one network call per
+frame, no look-ahead latency). Before T frames have arrived the window is padded at the start by repeating
+the first frame. Offline refinement (``Refiner.refine``) averages windows centred around each frame and sees
+the future; the online result of a frame equals the network's output for the last frame of its causal window.
+
+What is reused between frames: a preallocated "mirrored" ring buffer (2T frames; each frame is written twice,
+so the last T frames are always one contiguous view, in order, with no copy and no allocation), the model in
+eval mode under ``torch.inference_mode``. What cannot be reused in this attention network: when the window
+slides by one frame every frame changes its position, so its temporal embedding changes, and the window is
+re-centred on its mean wrist; every token of every layer therefore changes and the whole window is recomputed
+(there is no key/value cache as in a causal decoder, whose tokens never see later ones).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from handprior.models.nets.output import NetOutput
+from handprior.models.refiner import HandRefiner
+
+NUM_JOINTS = 21
+
+
+def _as_model(source: HandRefiner | Any, device: str) -> HandRefiner:
+    """A HandRefiner from a HandRefiner, a :class:`~handprior.inference.refine.Refiner` or a checkpoint path."""
+    if isinstance(source, HandRefiner):
+        return source
+    if isinstance(source, (str, Path)):
+        from handprior.inference.refine import Refiner
+
+        return Refiner.from_checkpoint(source, device=device).model
+    model = getattr(source, "model", None)
+    if isinstance(model, HandRefiner):
+        return model
+    raise TypeError(f"expected a HandRefiner, a Refiner or a checkpoint path, got {type(source).__name__}")
+
+
+class StreamingRefiner:
+    """Refines a live sequence one frame at a time with a causal window of the last ``window`` frames.
+
+    Args:
+        refiner: a :class:`HandRefiner`, a :class:`~handprior.inference.refine.Refiner`, or a checkpoint path.
+        window: frames per causal window (default: the window the model was trained on, 27); at most the
+            network's ``seq_len``.
+        device: for a checkpoint path: ``auto``, ``cpu``, ``cuda``, ... (a model in memory stays where it is).
+    """
+
+    def __init__(self, refiner: HandRefiner | Any, window: int | None = None, device: str = "auto") -> None:
+        self.model = _as_model(refiner, device).eval()
+        self.window = int(window if window is not None else self.model.window)
+        if self.window < 1:
+            raise ValueError(f"window must be >= 1, got {self.window}")
+        self.device = self.model.device
+        # Frame n is stored at n % T and at n % T + T: the last T frames are buffer[(n+1) % T :][:T].
+        self._buffer = torch.zeros(2 * self.window, NUM_JOINTS, 3, device=self.device)
+        self._count = 0
+        self.last: NetOutput | None = None  # network output of the latest window (theta, beta of the frame)
+
+    @property
+    def frames_seen(self) -> int:
+        """Frames pushed since construction or the last :meth:`reset`."""
+        return self._count
+
+    def reset(self) -> None:
+        """Start a new sequence (the next frame pads the window again)."""
+        self._count = 0
+        self.last = None
+
+    def current_window(self) -> Tensor:
+        """The causal window of the latest frame, oldest first: a (T,21,3) view of the buffer (no copy)."""
+        if self._count == 0:
+            raise RuntimeError("no frame has been pushed yet")
+        start = self._count % self.window
+        return self._buffer[start : start + self.window]
+
+    def _write(self, frame: np.ndarray | Tensor) -> None:
+        value = torch.as_tensor(frame).to(self.device, torch.float32, non_blocking=True)
+        if value.shape != (NUM_JOINTS, 3):
+            raise ValueError(f"a frame has shape (21, 3), got {tuple(value.shape)}")
+        if self._count == 0:
+            self._buffer.copy_(value.expand_as(self._buffer))  # pad: the first frame fills the whole window
+        slot = self._count % self.window
+        self._buffer[slot] = value
+        self._buffer[slot + self.window] = value
+        self._count += 1
+
+    @torch.inference_mode()
+    def push_tensor(self, frame: np.ndarray | Tensor) -> Tensor:
+        """Add one frame (21,3) mm and return its refined joints as a (21,3) tensor on the model's device."""
+        self._write(frame)
+        self.last = self.model.run_net(self.current_window()[None])
+        return self.last.joints[0, -1]
+
+    def push(self, frame: np.ndarray | Tensor) -> np.ndarray | Tensor:
+        """Add one frame (21,3) mm (right hand, handprior's joint order) and return the refined frame (21,3).
+
+        A numpy frame gives a numpy frame back (float32, on the CPU); a tensor gives a tensor.
+        """
+        refined = self.push_tensor(frame)
+        return refined.cpu().numpy() if isinstance(frame, np.ndarray) else refined
+
+    def refine_sequence(self, sequence: Tensor) -> dict[str, Tensor | None]:
+        """Stream a whole sequence (L,21,3) mm from a fresh start, as :meth:`HandRefiner.refine_sequence` does
+        offline: ``joints (L,21,3)``, ``theta (L,48)`` and ``beta (L,10)`` (None when the network has none)."""
+        self.reset()
+        joints, thetas, betas = [], [], []
+        for frame in sequence:
+            joints.append(self.push_tensor(frame).clone())
+            out = self.last
+            thetas.append(None if out.theta is None else out.theta[0, -1].clone())
+            betas.append(None if out.beta is None else out.beta[0].clone())
+        return {
+            "joints": torch.stack(joints),
+            "theta": None if thetas[0] is None else torch.stack(thetas),
+            "beta": None if betas[0] is None else torch.stack(betas),
+        }
