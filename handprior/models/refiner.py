@@ -49,6 +49,7 @@ class HandRefiner(L.LightningModule):
         eval_chunk: int = 256,
         accel_pad: bool = False,
         num_examples: int = 2,
+        compile: bool = False,
     ) -> None:
         """
         Args:
@@ -69,6 +70,8 @@ class HandRefiner(L.LightningModule):
             eval_chunk: windows per network call when refining whole sequences.
             accel_pad: count a zero acceleration error at both sequence ends (SmoothNet's convention).
             num_examples: test sequences kept for plots (``test_examples``).
+            compile: ``torch.compile`` the network (in place, so checkpoints keep their parameter names) when the
+                Trainer sets the model up; for GPU training, where it fuses the many small kernels.
         """
         super().__init__()
         self.loss_weights = loss or LossWeights()
@@ -112,22 +115,39 @@ class HandRefiner(L.LightningModule):
             self._mano[0].to(self.device)
         return self._mano[0]
 
+    def configure_model(self) -> None:
+        """Compile the network when ``compile`` is set (once; the Trainer calls this for every stage)."""
+        if self.hparams.get("compile") and getattr(self.net, "_compiled_call_impl", None) is None:
+            self.net.compile()
+
     def run_net(self, pred: Tensor) -> NetOutput:
-        """Network on windows in mm: (B,T,J,3) -> NetOutput with joints in mm."""
+        """Network on windows in mm: (B,T,J,3) -> NetOutput with joints in mm.
+
+        Outputs are float32 also under bf16/fp16 autocast (``--trainer.precision=bf16-mixed``): the network's
+        matmuls run in low precision, while losses, the MANO layer and the metrics work in float32 millimetres.
+        """
         center = pred[:, :, :1].mean(dim=1, keepdim=True)  # (B,1,1,3) mean wrist of each window
         out = self.net((pred - center) / self.input_scale_mm)
-        out.joints = out.joints * self.input_scale_mm + center
+        out.joints = out.joints.float() * self.input_scale_mm + center
+        out.theta = None if out.theta is None else out.theta.float()
+        out.beta = None if out.beta is None else out.beta.float()
+        out.beta_blocks = [b.float() for b in out.beta_blocks]
         return out
 
     def forward(self, pred: Tensor) -> NetOutput:
         return self.run_net(pred)
 
     def mesh(self, theta: Tensor, beta: Tensor, wrist: Tensor, chunk: int = 4096) -> Tensor:
-        """MANO mesh placed at a wrist position: theta (N,48), beta (N,10), wrist (N,3) mm -> (N,778,3) mm."""
+        """MANO mesh placed at a wrist position: theta (N,48), beta (N,10), wrist (N,3) mm -> (N,778,3) mm.
+
+        Always float32, with autocast off (the blend shapes and skinning need more than bf16's 8 bits).
+        """
+        theta, beta, wrist = theta.float(), beta.float(), wrist.float()
         parts = []
-        for i in range(0, theta.shape[0], chunk):
-            verts, joints = self.mano(theta[i : i + chunk], beta[i : i + chunk])
-            parts.append(verts - joints[:, :1] + wrist[i : i + chunk, None])
+        with torch.autocast(device_type=theta.device.type, enabled=False):
+            for i in range(0, theta.shape[0], chunk):
+                verts, joints = self.mano(theta[i : i + chunk], beta[i : i + chunk])
+                parts.append(verts - joints[:, :1] + wrist[i : i + chunk, None])
         return torch.cat(parts)
 
     # ---------------------------------------------------------------------------------------- training
@@ -140,7 +160,7 @@ class HandRefiner(L.LightningModule):
             "root": position_loss(out.joints[..., :1, :], gt[..., :1, :], w.position_delta_mm),
             "accel": accel_loss(pred_rel, gt_rel),
         }
-        if out.theta is not None and batch["has_mano"].all():
+        if out.theta is not None and "gt_theta" in batch:  # the store has MANO ground truth (no host sync)
             gt_beta = batch["gt_beta"]  # (B,10)
             terms["theta"] = param_loss(out.theta, batch["gt_theta"], w.param_delta)
             if out.beta is not None:
