@@ -1,0 +1,275 @@
+"""Speed benchmark (not a test): training and inference throughput, latency, MFU, the cost of each of the
+paper's additions, the DTC against the temporal attention it follows, and the data pipeline against training.
+
+    make bench                                   # = .venv/bin/python -m experiments.speed.bench
+    .venv/bin/python -m experiments.speed.bench --quick            # a few iterations (about a minute)
+    .venv/bin/python -m experiments.speed.bench --markdown --output experiments/speed/results_cpu.md
+    .venv/bin/python -m experiments.speed.bench --device cuda --bf16   # on a GPU, in bf16 autocast
+
+Training = forward + backward + AdamW on random windows (B,27,21,3), the loss touching every output (joints,
+theta, beta), so every parameter gets a gradient; the "training_step" row is HandRefiner's real step (losses +
+the MANO vertex loss) on real synthetic batches. Inference = forward under ``torch.inference_mode``. Latency =
+one window at batch 1. FLOPs are counted by ``torch.utils.flop_counter.FlopCounterMode`` (matmuls, attention,
+batched matmuls; elementwise work is not counted), and MFU = achieved FLOP/s / the measured FLOP/s of a large
+matmul in the same precision. Times are medians after warm-up.
+"""
+
+from __future__ import annotations
+
+import argparse
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import Tensor, nn
+
+from experiments.speed import dtc_formulations
+from experiments.speed.param_count import BACKBONE, count, paper_size
+from experiments.speed.timing import autocast, count_flops, machine, matmul_peak, median_seconds, percentile
+from handprior.models.nets import HandPriorNet
+
+WINDOW, JOINTS = 27, 21
+ADDITIONS = {  # the backbone plus one of the paper's additions at a time
+    "backbone (MotionBERT DSTformer)": BACKBONE,
+    "+ joint DTC (dual)": {**BACKBONE, "joint_dtc": "dual"},
+    "+ global temporal block": {**BACKBONE, "global_block": True},
+    "+ hand prior memory (8 tokens)": {**BACKBONE, "memory_tokens": 8},
+    "full model": {},
+}
+Table = tuple[str, list[str], list[list[str]]]  # title, header, rows
+
+
+@dataclass
+class Settings:
+    """Iterations and batch sizes of one run."""
+
+    device: torch.device
+    bf16: bool
+    repeats: int
+    warmup: int
+    latency_runs: int
+    batch: int
+    infer_batch: int
+    paper_batch: int
+    data_batches: int
+
+
+@dataclass
+class NetSpeed:
+    """Measured speed of one network configuration."""
+
+    params: int
+    batch: int
+    train_s: float
+    train_flops: int
+    infer_batch: int
+    infer_s: float
+    infer_flops: int
+    latency_ms: tuple[float, float] | None  # median, p95
+
+
+def _outputs_loss(out: object) -> Tensor:
+    parts = [out.joints, out.theta, out.beta, *out.beta_blocks]
+    return sum(p.float().abs().mean() for p in parts if p is not None)
+
+
+def measure(
+    net: nn.Module, batch: int, infer_batch: int, s: Settings, latency_runs: int, repeats: int, warmup: int
+) -> NetSpeed:
+    """Train step, inference and (if ``latency_runs``) batch-1 latency of ``net``: medians of ``repeats``."""
+    net = net.to(s.device)
+    optimizer = torch.optim.AdamW(net.parameters(), lr=1e-4)
+    x = torch.randn(batch, WINDOW, JOINTS, 3, device=s.device)
+    xi = torch.randn(infer_batch, WINDOW, JOINTS, 3, device=s.device)
+
+    def train_step() -> None:
+        with autocast(s.device, s.bf16):
+            loss = _outputs_loss(net(x))
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+
+    def infer(inputs: Tensor = xi) -> None:
+        with torch.inference_mode(), autocast(s.device, s.bf16):
+            net(inputs)
+
+    net.train()
+    train_flops = count_flops(train_step)
+    train_s = median_seconds(train_step, repeats, warmup, s.device)
+    net.eval()
+    with autocast(s.device, s.bf16):  # forward FLOPs; FlopCounterMode's module tracker needs autograd on
+        infer_flops = count_flops(lambda: net(xi))
+    infer_s = median_seconds(infer, repeats, warmup, s.device)
+    lat = None
+    if latency_runs:
+        one = xi[:1]
+        runs = [median_seconds(lambda: infer(one), 1, 0, s.device) for _ in range(latency_runs + 2)][2:]
+        lat = (percentile(runs, 50) * 1e3, percentile(runs, 95) * 1e3)
+    return NetSpeed(count(net), batch, train_s, train_flops, infer_batch, infer_s, infer_flops, lat)
+
+
+def throughput_table(speeds: dict[str, NetSpeed], peak: float) -> Table:
+    """Windows/s, step time, latency, FLOPs and MFU per configuration."""
+    header = ["network", "params", "train B", "train windows/s", "train step ms", "infer B", "infer windows/s",
+              "latency B=1 ms (median / p95)", "GFLOP/window fwd", "train GFLOP/s", "train MFU", "infer MFU"]  # fmt: skip
+    rows = []
+    for name, r in speeds.items():
+        lat = "" if r.latency_ms is None else f"{r.latency_ms[0]:.2f} / {r.latency_ms[1]:.2f}"
+        rows.append([
+            name, f"{r.params / 1e6:.3f} M", str(r.batch), f"{r.batch / r.train_s:,.1f}", f"{r.train_s * 1e3:,.1f}",
+            str(r.infer_batch), f"{r.infer_batch / r.infer_s:,.1f}", lat, f"{r.infer_flops / r.infer_batch / 1e9:.3f}",
+            f"{r.train_flops / r.train_s / 1e9:.1f}", f"{r.train_flops / r.train_s / peak:.1%}",
+            f"{r.infer_flops / r.infer_s / peak:.1%}",
+        ])  # fmt: skip
+    return "Throughput, latency and MFU", header, rows
+
+
+def additions_table(speeds: dict[str, NetSpeed]) -> Table:
+    """Train step and inference time of each addition relative to the backbone (same batch)."""
+    base = speeds["backbone (MotionBERT DSTformer)"]
+    rows = [
+        [name, f"{r.train_s * 1e3:,.1f}", f"{r.train_s / base.train_s:.2f}", f"{r.infer_s / base.infer_s:.2f}",
+         f"{r.train_flops / base.train_flops:.2f}"]
+        for name, r in speeds.items()
+    ]  # fmt: skip
+    header = ["network (CPU size)", "train step ms", "train x backbone", "infer x backbone", "FLOPs x backbone"]
+    return "Cost of each addition (relative to the backbone)", header, rows
+
+
+def dtc_table(s: Settings) -> Table:
+    """The DTC sublayer (both formulations) against the temporal attention sublayer it follows."""
+    rows = []
+    sizes = [("CPU size", dtc_formulations.cpu_size(), s.batch), ("paper size", dtc_formulations.PAPER, s.paper_batch)]
+    for label, size, batch in sizes:
+        desc = f"{label}: B={batch} C={size['dim']} G={size['dtc_groups']} K={size['dtc_kernel']}"
+        for name, ms, ratio in dtc_formulations.bench(size, batch, WINDOW, JOINTS, s.repeats, s.device):
+            rows.append([desc, name, f"{ms:,.2f}", f"{ratio:.2f}"])
+    header = ["size", "sublayer (forward+backward)", "ms", "x temporal attention"]
+    return "DTC sublayer vs the temporal attention it follows", header, rows
+
+
+def pipeline_table(s: Settings) -> Table:
+    """Windows/s of the training DataLoader (+ augmentation) against HandRefiner's real training step."""
+    from handprior.data.augment import augment_batch
+    from handprior.data.datamodule import SyntheticDataModule
+    from handprior.models.refiner import HandRefiner
+
+    data = SyntheticDataModule(root="data/synthetic", batch_size=s.batch)
+    data.prepare_data()  # generated once (about 10 s), then cached
+    augmentation = data.augmentation
+
+    def load(batches: int) -> list[dict]:
+        loaded = []
+        for i, batch in enumerate(data.train_dataloader()):
+            loaded.append(augment_batch(batch, **augmentation))
+            if i + 1 == batches:
+                return loaded
+        return loaded
+
+    load(2)
+    load_s = median_seconds(lambda: load(s.data_batches), 1, 0, s.device) / s.data_batches
+    model = HandRefiner(net=HandPriorNet()).to(s.device)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
+    batch = {k: v.to(s.device) if isinstance(v, Tensor) else v for k, v in load(1)[0].items()}
+
+    def step() -> None:
+        with autocast(s.device, s.bf16), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # self.log outside a Trainer
+            loss = model.training_step(batch, 0)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+
+    step_s = median_seconds(step, s.repeats, s.warmup, s.device)
+    rows = [
+        [f"DataLoader (num_workers=0) + augmentation, B={s.batch}", f"{s.batch / load_s:,.0f}", "1"],
+        [f"HandRefiner.training_step (losses + MANO vertex loss) + AdamW, full CPU-size model, B={s.batch}",
+         f"{s.batch / step_s:,.1f}", f"{step_s / load_s:,.0f}"],
+    ]  # fmt: skip
+    header = ["stage", "windows/s", "time per batch x data pipeline"]
+    return "Data pipeline vs training (synthetic train split)", header, rows
+
+
+def render(tables: list[Table], info: dict[str, str], peak: float, markdown: bool) -> str:
+    """The tables as markdown, or printed with rich (returns the markdown either way)."""
+    info = {**info, "measured matmul peak": f"{peak / 1e9:,.1f} GFLOP/s"}
+    all_tables: list[Table] = [("Machine", ["", ""], [[k, v] for k, v in info.items()]), *tables]
+    text = []
+    for title, header, rows in all_tables:
+        text += [f"### {title}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        text += ["| " + " | ".join(row) + " |" for row in rows] + [""]
+    md = "\n".join(text)
+    if markdown:
+        print(md)
+    else:
+        from rich.console import Console
+        from rich.table import Table as RichTable
+
+        console = Console(width=200)
+        for title, header, rows in all_tables:
+            table = RichTable(*header, title=title, title_justify="left")
+            for row in rows:
+                table.add_row(*row)
+            console.print(table)
+    return md
+
+
+def settings(args: argparse.Namespace) -> Settings:
+    """Iterations from --quick, batch sizes from the options."""
+    device = torch.device(args.device)
+    quick = args.quick
+    return Settings(
+        device=device,
+        bf16=args.bf16,
+        repeats=2 if quick else 5,
+        warmup=1 if quick else 2,
+        latency_runs=10 if quick else 50,
+        batch=args.batch,
+        infer_batch=args.infer_batch,
+        paper_batch=args.paper_batch or (64 if device.type == "cuda" else 2),
+        data_batches=5 if quick else 20,
+    )
+
+
+def main() -> None:
+    """Run every measurement and print (and optionally write) the tables."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="a few iterations only")
+    parser.add_argument("--markdown", action="store_true", help="print markdown tables (for docs)")
+    parser.add_argument("--output", default=None, help="also write the markdown tables to this file")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--bf16", action="store_true", help="bf16 autocast (and a bf16 matmul peak)")
+    parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads (CPU)")
+    parser.add_argument("--batch", type=int, default=32, help="training windows per batch (configs/synthetic.yaml)")
+    parser.add_argument("--infer-batch", type=int, default=64, help="windows per inference call")
+    parser.add_argument("--paper-batch", type=int, default=None, help="batch at the paper size (CPU: 2, GPU: 64)")
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    s = settings(args)
+    info = machine(s.device)
+    peak = matmul_peak(s.device, s.bf16)
+    speeds = {}
+    for name, kwargs in ADDITIONS.items():
+        latency = s.latency_runs if name in ("backbone (MotionBERT DSTformer)", "full model") else 0
+        speeds[name] = measure(HandPriorNet(**kwargs), s.batch, s.infer_batch, s, latency, s.repeats, s.warmup)
+    cpu_speeds = dict(speeds)
+    repeats, warmup = (2, 1) if s.device.type == "cpu" else (s.repeats, s.warmup)  # seconds per step on CPU
+    for name, kwargs in (("paper size, backbone", BACKBONE), ("paper size, full model", {})):
+        label = f"{name} (B={s.paper_batch})"
+        net = HandPriorNet(**{**paper_size(), **kwargs})
+        speeds[label] = measure(net, s.paper_batch, s.paper_batch, s, min(5, s.latency_runs), repeats, warmup)
+        del net
+    speeds = {(k if k.startswith("paper") else f"CPU size: {k}"): v for k, v in speeds.items()}
+    tables = [throughput_table(speeds, peak), additions_table(cpu_speeds), dtc_table(s), pipeline_table(s)]
+    md = render(tables, info, peak, args.markdown)
+    if args.output:
+        note = "Measured by `python -m experiments.speed.bench` (see its docstring for what each number is).\n\n"
+        Path(args.output).write_text(f"# Speed on {info['CPU']}, {info['torch threads']} threads\n\n{note}{md}")
+        print(f"wrote {args.output}")
+
+
+if __name__ == "__main__":
+    main()
