@@ -1,0 +1,82 @@
+"""Real-time streaming refinement: per-frame latency and accuracy against offline refinement (trains nothing).
+
+    .venv/bin/python -m experiments.speed.streaming --ckpt logs/synthetic/version_0/checkpoints/last.ckpt
+    .venv/bin/python -m experiments.speed.streaming            # an untrained CPU-size model: latency only
+
+Every test sequence of the synthetic benchmark is refined twice: offline (``HandRefiner.refine_sequence``:
+overlapping windows centred around each frame, averaged; sees the future) and online
+(:class:`handprior.inference.streaming.StreamingRefiner`: each frame from a causal window of itself and the
+T-1 frames before it). Latency is the wall time of each ``push`` (one network call at batch 1), over all
+frames. MPJPE and Accel are the framework's metrics (mm, mm/frame^2) against ground truth.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import torch
+
+from experiments.speed.timing import cpu_model, percentile
+from handprior.data.datamodule import SyntheticDataModule
+from handprior.inference.refine import Refiner
+from handprior.inference.streaming import StreamingRefiner
+from handprior.metrics.modules import MPJPE, AccelError
+from handprior.models.nets import HandPriorNet
+from handprior.models.refiner import HandRefiner
+
+
+def load_model(ckpt: str | None) -> tuple[HandRefiner, str]:
+    """The checkpoint's model, or an untrained CPU-size full model; and a line saying which."""
+    if ckpt:
+        return Refiner.from_checkpoint(ckpt, device="cpu").model, f"checkpoint {ckpt}"
+    torch.manual_seed(0)
+    note = "an UNTRAINED CPU-size HandPriorNet (no --ckpt): accuracy is meaningless, latency is valid"
+    return HandRefiner(net=HandPriorNet()).eval(), note
+
+
+def main() -> None:
+    """Stream the synthetic test set and print latency and accuracy."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--ckpt", default=None, help="a trained checkpoint (default: an untrained model)")
+    parser.add_argument("--threads", type=int, default=2, help="torch intra-op threads")
+    parser.add_argument("--sequences", type=int, default=0, help="test sequences to stream (0: all)")
+    parser.add_argument("--root", default="data/synthetic", help="the synthetic benchmark's cache folder")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    model, note = load_model(args.ckpt)
+    data = SyntheticDataModule(root=args.root)
+    store = data.open_split("test")
+    count = store.num_sequences if args.sequences <= 0 else min(args.sequences, store.num_sequences)
+    stream = StreamingRefiner(model)
+    metrics = {f"{mode}/{name}": cls() for mode in ("input", "offline", "online") for name, cls in
+               (("mpjpe", MPJPE), ("accel", AccelError))}  # fmt: skip
+    latencies: list[float] = []
+    for index in range(count):
+        frames = store.sequence(index)
+        pred, gt = torch.from_numpy(store.pred[frames].copy()), torch.from_numpy(store.gt[frames].copy())
+        stream.reset()
+        online = torch.empty_like(pred)
+        for t, frame in enumerate(pred):
+            start = time.perf_counter()
+            online[t] = stream.push_tensor(frame)
+            latencies.append(time.perf_counter() - start)
+        offline = model.refine_sequence(pred)["joints"]
+        for mode, joints in (("input", pred), ("offline", offline), ("online", online)):
+            metrics[f"{mode}/mpjpe"].update(joints, gt)
+            metrics[f"{mode}/accel"].update(joints, gt)
+    ms = [s * 1e3 for s in latencies]
+    print(f"model: {note}")
+    print(f"CPU {cpu_model()}, {torch.get_num_threads()} threads, torch {torch.__version__}, window {stream.window}")
+    print(f"{count} test sequences, {len(ms)} frames streamed one at a time")
+    print(f"per-frame latency: median {percentile(ms, 50):.2f} ms, p95 {percentile(ms, 95):.2f} ms, "
+          f"max {max(ms):.2f} ms ({1e3 / percentile(ms, 50):.0f} frames/s at the median)")  # fmt: skip
+    print(f"{'':<28}{'MPJPE mm':>10}{'Accel mm/f^2':>14}")
+    for mode, label in (("input", "input (unrefined)"), ("offline", "offline (centred windows)"),
+                        ("online", "online (causal window)")):  # fmt: skip
+        mpjpe, accel = metrics[f"{mode}/mpjpe"].compute(), metrics[f"{mode}/accel"].compute()
+        print(f"{label:<28}{mpjpe:>10.2f}{accel:>14.2f}")
+
+
+if __name__ == "__main__":
+    main()
