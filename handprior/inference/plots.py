@@ -11,11 +11,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from matplotlib.animation import FuncAnimation, PillowWriter
 from matplotlib.figure import Figure
 
-from handprior.body.joints import BONES, JOINT_NAMES, WRIST
-from handprior.reporting.plots import COLORS, LABELS, new_figure, safe_name, save_figure, write_test_plots
+from handprior.body.joints import JOINT_NAMES, WRIST
+from handprior.reporting.plots import COLORS, LABELS, new_figure, safe_name, save_figure, skeleton_gif, write_test_plots
 
 INDEX_TIP = JOINT_NAMES.index("index4")
 SHOWN = ("input", "refined")
@@ -49,41 +48,6 @@ def input_vs_refined_figure(input: np.ndarray, refined: np.ndarray, joint: int =
     return figure
 
 
-def input_vs_refined_gif(
-    input: np.ndarray, refined: np.ndarray, path: str | Path, max_frames: int = 120, fps: int = 15, dpi: int = 60
-) -> Path:
-    """Animated skeletons of the input and the refined hand, centred on the refined wrist, as a GIF."""
-    sequences = {"input": np.asarray(input, dtype=float), "refined": np.asarray(refined, dtype=float)}
-    length = len(sequences["refined"])
-    frames = np.unique(np.linspace(0, length - 1, min(max_frames, length)).round().astype(int))
-    centre = sequences["refined"][:, WRIST : WRIST + 1]  # (L,1,3)
-    centred = {name: joints - centre for name, joints in sequences.items()}
-    extent = 1.1 * max(float(np.abs(centred["refined"][frames]).max()), 1e-6)
-    figure = new_figure(4, 4, dpi=dpi, layout=None)
-    axes = figure.add_axes((0.0, 0.0, 1.0, 1.0), projection="3d")
-    axes.set(xlim=(-extent, extent), ylim=(-extent, extent), zlim=(-extent, extent))
-    axes.view_init(elev=-70, azim=-90)  # camera looking along +z, y pointing down
-    axes.set_axis_off()
-    segments = np.array([[parent, child, WRIST] for parent, child in BONES]).reshape(-1)  # NaN-separated bones
-    breaks = np.zeros(segments.shape, dtype=bool)
-    breaks[2::3] = True
-    lines = {name: axes.plot([], [], [], color=COLORS[name], lw=1.0 if name == "input" else 1.5)[0] for name in SHOWN}
-    heading = figure.text(0.02, 0.97, "", fontsize=7, va="top")
-
-    def draw(frame: int) -> list:
-        for name, joints in centred.items():
-            points = joints[frame, segments]  # (3 * bones, 3)
-            points[breaks] = np.nan
-            lines[name].set_data_3d(points[:, 0], points[:, 1], points[:, 2])
-        heading.set_text(f"frame {frame}\nred: input, blue: refined")
-        return list(lines.values())
-
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    FuncAnimation(figure, draw, frames=frames, blit=False).save(path, writer=PillowWriter(fps=fps), dpi=dpi)
-    return path
-
-
 def write_refine_plots(
     input: np.ndarray, refined: np.ndarray, out_dir: str | Path, name: str, gt: np.ndarray | None = None
 ) -> list[Path]:
@@ -94,4 +58,4 @@ def write_refine_plots(
         return list(write_test_plots({}, [example], out_dir).values())
     stem = safe_name(name)
     figure = save_figure(input_vs_refined_figure(input, refined, title=name), out_dir / f"{stem}_refined.png")
-    return [figure, input_vs_refined_gif(input, refined, out_dir / f"{stem}_skeleton.gif")]
+    return [figure, skeleton_gif(input, refined, None, out_dir / f"{stem}_skeleton.gif", title=name)]

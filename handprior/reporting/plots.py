@@ -117,24 +117,27 @@ def trajectory_figure(
 def skeleton_gif(
     input: np.ndarray,
     refined: np.ndarray,
-    gt: np.ndarray,
+    gt: np.ndarray | None,
     path: str | Path,
     max_frames: int = 120,
     fps: int = 15,
     dpi: int = 60,
     title: str = "",
 ) -> Path:
-    """Animated 3D skeletons (input, refined, ground truth overlaid) written as a GIF.
+    """Animated 3D skeletons (input, refined and, when given, ground truth overlaid) written as a GIF.
 
-    Every frame is centred on the ground-truth wrist, so the hand stays in view while its global motion and
-    the errors remain visible; at most ``max_frames`` frames, evenly subsampled from the sequence.
+    Every frame is centred on the ground-truth wrist (the refined one without ground truth), so the hand stays
+    in view while its global motion and the errors remain visible; at most ``max_frames`` frames, evenly
+    subsampled from the sequence.
     """
-    sequences = {name: np.asarray(j, dtype=float) for name, j in (("input", input), ("refined", refined), ("gt", gt))}
-    length = sequences["gt"].shape[0]
+    named = (("input", input), ("refined", refined)) + ((("gt", gt),) if gt is not None else ())
+    sequences = {name: np.asarray(j, dtype=float) for name, j in named}
+    reference = "gt" if gt is not None else "refined"
+    length = sequences[reference].shape[0]
     frames = np.unique(np.linspace(0, length - 1, min(max_frames, length)).round().astype(int))
-    centre = sequences["gt"][:, WRIST : WRIST + 1]  # (L,1,3)
+    centre = sequences[reference][:, WRIST : WRIST + 1]  # (L,1,3)
     centred = {name: joints - centre for name, joints in sequences.items()}
-    extent = 1.1 * max(float(np.abs(centred["gt"][frames]).max()), 1e-6)  # the ground-truth hand fills the view
+    extent = 1.1 * max(float(np.abs(centred[reference][frames]).max()), 1e-6)  # the reference hand fills the view
     figure = new_figure(4, 4, dpi=dpi, layout=None)  # a layout engine would re-run on every frame
     axes = figure.add_axes((0.0, 0.0, 1.0, 1.0), projection="3d")
     axes.set(xlim=(-extent, extent), ylim=(-extent, extent), zlim=(-extent, extent), xlabel="x", ylabel="y", zlabel="z")
@@ -148,7 +151,7 @@ def skeleton_gif(
         name: axes.plot([], [], [], color=COLORS[name], lw=1.0 if name == "input" else 1.5, label=LABELS[name])[0]
         for name in centred
     }
-    key = "red: input, blue: refined, green: ground truth"
+    key = "red: input, blue: refined" + (", green: ground truth" if gt is not None else "")
     heading = figure.text(0.02, 0.97, "", fontsize=7, va="top")
 
     def draw(frame: int) -> list:
