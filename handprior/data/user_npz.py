@@ -40,12 +40,31 @@ def read_npz(path: str | Path) -> dict[str, np.ndarray]:
         raise HandpriorInputError(f"not a valid .npz archive or truncated ({error})", path) from None
 
 
-def check_joints(array: np.ndarray, key: str, path: Path) -> np.ndarray:
-    """Shape (N,21,3), finite, in mm; returns float32."""
+def check_joint_shape(array: np.ndarray, key: str, path: Path) -> np.ndarray:
+    """Shape (N,21,3) and a numeric dtype; returns the array unchanged (values are not checked)."""
     if array.ndim != 3 or array.shape[1:] != (NUM_JOINTS, 3):
         raise HandpriorInputError(f"{key!r} must have shape (N,21,3), found {tuple(array.shape)}", path)
     if not np.issubdtype(array.dtype, np.number):
         raise HandpriorInputError(f"{key!r} must be numeric, found dtype {array.dtype}", path)
+    return array
+
+
+def check_offsets(offsets: np.ndarray, frames: int, path: Path) -> np.ndarray:
+    """Sequence boundaries ``offsets (S+1,)``: integers rising strictly from 0 to ``frames``; returns int64."""
+    if offsets.ndim != 1 or not np.issubdtype(offsets.dtype, np.integer):
+        raise HandpriorInputError(f"'offsets' must be a 1-D integer array, found {offsets.dtype} {offsets.shape}", path)
+    if len(offsets) < 2 or offsets[0] != 0 or offsets[-1] != frames or np.any(np.diff(offsets) <= 0):
+        raise HandpriorInputError(
+            f"'offsets' must rise strictly from 0 to the frame count {frames} (no empty sequences), "
+            f"found {offsets[:3].tolist()}...{offsets[-2:].tolist()}",
+            path,
+        )
+    return offsets.astype(np.int64)
+
+
+def check_joints(array: np.ndarray, key: str, path: Path) -> np.ndarray:
+    """Shape (N,21,3), finite, in mm; returns float32."""
+    check_joint_shape(array, key, path)
     bad = ~np.isfinite(array).all(axis=(1, 2))
     if bad.any():
         frames = np.flatnonzero(bad)
@@ -73,11 +92,7 @@ def load_user_npz(path: str | Path) -> SequenceStore:
     gt, pred = check_joints(data["joints"], "joints", path), check_joints(data["pred"], "pred", path)
     if len(gt) != len(pred):
         raise HandpriorInputError(f"'joints' has {len(gt)} frames but 'pred' has {len(pred)}", path)
-    offsets = data["offsets"]
-    if offsets.ndim != 1 or not np.issubdtype(offsets.dtype, np.integer):
-        raise HandpriorInputError(f"'offsets' must be a 1-D integer array, found {offsets.dtype} {offsets.shape}", path)
-    if len(offsets) < 2 or offsets[0] != 0 or offsets[-1] != len(gt) or np.any(np.diff(offsets) <= 0):
-        raise HandpriorInputError(f"'offsets' must rise strictly from 0 to the frame count {len(gt)}", path)
+    offsets = check_offsets(data["offsets"], len(gt), path)
     meta: dict = {"dataset": path.stem, "source": str(path), "fps": float(data["fps"]) if "fps" in data else 30.0}
     if "names" in data:
         names = data["names"]
@@ -85,4 +100,4 @@ def load_user_npz(path: str | Path) -> SequenceStore:
             raise HandpriorInputError(f"'names' must have one entry per sequence ({len(offsets) - 1})", path)
         meta["names"] = [str(n) for n in names]
     meta["sides"] = ["right"] * (len(offsets) - 1)
-    return SequenceStore(path, pred, gt, offsets.astype(np.int64), meta)
+    return SequenceStore(path, pred, gt, offsets, meta)

@@ -37,24 +37,12 @@ from handprior.data.prepare.predictions import (
 from handprior.data.prepare.report import PREDICTION_NOT_FINITE, RunReport, SplitReport, print_summary
 from handprior.data.prepare.sequences import SIDES, SplitBuilder, Track
 from handprior.data.store import write_store
+from handprior.data.user_npz import check_offsets
 from handprior.errors import HandpriorInputError
 
 KEYS = ("joints", "pred", "offsets", "names", "sides", "fps", "units", "gt_theta", "gt_beta")
 GT_NOT_FINITE = "ground truth not finite"
 MANO_NOT_FINITE = "MANO values not finite"
-
-
-def read_offsets(offsets: np.ndarray, frames: int, path: Path) -> np.ndarray:
-    """Check ``offsets (S+1,)``: integers rising strictly from 0 to ``frames``."""
-    if offsets.ndim != 1 or not np.issubdtype(offsets.dtype, np.integer):
-        raise HandpriorInputError(f"'offsets' must be a 1-D integer array, found {offsets.dtype} {offsets.shape}", path)
-    if len(offsets) < 2 or offsets[0] != 0 or offsets[-1] != frames or np.any(np.diff(offsets) <= 0):
-        raise HandpriorInputError(
-            f"'offsets' must rise strictly from 0 to the frame count {frames} (no empty sequences), "
-            f"found {offsets[:3].tolist()}...{offsets[-2:].tolist()}",
-            path,
-        )
-    return offsets.astype(np.int64)
 
 
 def read_user_arrays(path: Path) -> dict[str, Any]:
@@ -82,7 +70,7 @@ def read_user_arrays(path: Path) -> dict[str, Any]:
             if data[key].shape != (len(joints), width) or not np.issubdtype(data[key].dtype, np.number):
                 raise HandpriorInputError(f"{key!r} must be numeric (N,{width}) with N={len(joints)}, found {data[key].shape}", path)
             out[name] = data[key].astype(np.float64)
-    offsets = read_offsets(data["offsets"], len(joints), path)
+    offsets = check_offsets(data["offsets"], len(joints), path)
     count = len(offsets) - 1
     out["offsets"] = offsets
     out["names"] = as_strings(data["names"], "names", path, count) if "names" in data else [f"seq{s:05d}" for s in range(count)]

@@ -19,7 +19,6 @@ Without a predictions file the preparers simulate one with the project's estimat
 
 from __future__ import annotations
 
-import zipfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +30,7 @@ from handprior.body.joints import NUM_JOINTS
 from handprior.data.prepare.geometry import check_hand_size_mm
 from handprior.data.prepare.report import NO_PREDICTION, PREDICTION_NOT_FINITE
 from handprior.data.prepare.sequences import SIDES, Track
+from handprior.data.user_npz import check_joint_shape, read_npz
 from handprior.errors import HandpriorInputError
 
 FORMAT_VERSION = 1
@@ -57,22 +57,6 @@ def normalise_path(key: str) -> str:
     return key
 
 
-def read_npz(path: str | Path) -> dict[str, np.ndarray]:
-    """All arrays of an ``.npz``, without unpickling anything; clear errors for missing or corrupt files."""
-    path = Path(path)
-    if not path.is_file():
-        raise HandpriorInputError("file does not exist", path)
-    try:
-        with np.load(path, allow_pickle=False) as archive:
-            return {key: archive[key] for key in archive.files}
-    except ValueError as error:
-        if "pickle" in str(error).lower():
-            raise HandpriorInputError("holds pickled Python objects; save plain numeric and string arrays", path) from None
-        raise HandpriorInputError(f"cannot read ({error})", path) from None
-    except (zipfile.BadZipFile, OSError, EOFError) as error:
-        raise HandpriorInputError(f"not a valid .npz archive or truncated ({error})", path) from None
-
-
 def as_strings(array: np.ndarray, key: str, path: Path, length: int | None = None) -> list[str]:
     """A 1-D string (or bytes) array as a list of str."""
     if array.ndim != 1 or array.dtype.kind not in "US":
@@ -93,11 +77,7 @@ def scalar(data: dict[str, np.ndarray], key: str, default: Any) -> Any:
 
 def check_joint_array(joints: np.ndarray, key: str, path: Path) -> np.ndarray:
     """Shape ``(N,21,3)`` and a numeric dtype; returns float64 (non-finite rows are kept for counting)."""
-    if joints.ndim != 3 or joints.shape[1:] != (NUM_JOINTS, 3):
-        raise HandpriorInputError(f"{key!r} must have shape (N,21,3), found {tuple(joints.shape)}", path)
-    if not np.issubdtype(joints.dtype, np.number):
-        raise HandpriorInputError(f"{key!r} must be numeric, found dtype {joints.dtype}", path)
-    return joints.astype(np.float64)
+    return check_joint_shape(joints, key, path).astype(np.float64)
 
 
 @dataclass
