@@ -61,9 +61,9 @@ def mpvpe(
     return aligned_errors(pred_verts, gt_verts, pred_joints, gt_joints, root=root, scale=scale).mean(dim=-1)
 
 
-def acceleration(joints: Tensor) -> Tensor:
-    """Second difference along time: (T,J,3) -> (T-2,J,3), mm/frame^2."""
-    return joints[:-2] - 2 * joints[1:-1] + joints[2:]
+def acceleration(joints: Tensor, dim: int = 0) -> Tensor:
+    """Second difference x[t-1] - 2x[t] + x[t+1] along the time axis ``dim``: (T,J,3) -> (T-2,J,3), mm/frame^2."""
+    return torch.diff(joints, n=2, dim=dim)
 
 
 def accel_errors(pred: Tensor, gt: Tensor, root: int = WRIST, pad: bool = False) -> Tensor:

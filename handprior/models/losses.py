@@ -7,6 +7,8 @@ from dataclasses import dataclass
 import torch.nn.functional as F
 from torch import Tensor
 
+from handprior.metrics.functional import acceleration
+
 
 @dataclass
 class LossWeights:
@@ -50,11 +52,7 @@ def param_loss(pred: Tensor, gt: Tensor, delta: float) -> Tensor:
 
 def accel_loss(pred: Tensor, gt: Tensor) -> Tensor:
     """L1 between second differences along time: (B,T,J,3) x2 -> scalar."""
-
-    def second_diff(x: Tensor) -> Tensor:  # (B,T,J,3) -> (B,T-2,J,3)
-        return x[:, :-2] - 2 * x[:, 1:-1] + x[:, 2:]
-
-    return (second_diff(pred) - second_diff(gt)).abs().mean()
+    return (acceleration(pred, dim=1) - acceleration(gt, dim=1)).abs().mean()
 
 
 def root_relative(joints: Tensor, root: int = 0) -> Tensor:
