@@ -24,6 +24,9 @@ from handprior.models.refiner import HandRefiner
 from handprior.training import AtomicCheckpointIO, EpochSeed
 from handprior.training.resume import find_resume_point, searched_places, set_aside_metrics
 
+# HandRefiner arguments that say how to evaluate, not what was trained: taken from this run, not the checkpoint.
+EVALUATION_SETTINGS = ("eval_stride", "eval_chunk", "accel_pad", "num_examples")
+
 
 class HandPriorCLI(LightningCLI):
     """LightningCLI with the data window linked into the model and a results table after test/validate.
@@ -39,6 +42,16 @@ class HandPriorCLI(LightningCLI):
         if "weights_only" in self._subcommand_method_arguments[subcommand]:
             parser.set_defaults(weights_only=True)
         return parser
+
+    def _parse_ckpt_path(self) -> None:
+        # Lightning rebuilds the model from the checkpoint's hyperparameters, which would also override the
+        # evaluation settings given now; how to evaluate is this run's choice, so those are kept.
+        subcommand = self.config.get("subcommand")
+        model = self.config[subcommand].get("model") if subcommand else None
+        kept = {k: model.get(k) for k in EVALUATION_SETTINGS if k in model} if isinstance(model, Namespace) else {}
+        super()._parse_ckpt_path()
+        for key, value in kept.items():
+            self.config[subcommand]["model"][key] = value
 
     def parse_arguments(self, parser: Any, args: Any) -> None:
         super().parse_arguments(parser, args)

@@ -38,3 +38,19 @@ def test_fit_twice_in_one_folder_then_test_a_checkpoint(tmp_path, monkeypatch, c
     torch.load(ckpt, weights_only=True)  # checkpoints hold no pickled classes
     main(["test", *TINY, data, f"--ckpt_path={ckpt}"])
     assert "refined" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_evaluation_settings_on_the_command_line_win_over_the_checkpoint(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    data = f"--data.init_args.root={tmp_path / 'synthetic'}"
+    main(["fit", *TINY, data, "--test_after_fit=false", "--model.eval_stride=27"])
+    ckpt = tmp_path / "logs" / "synthetic" / "version_0" / "checkpoints" / "last.ckpt"
+    assert torch.load(ckpt, weights_only=True)["hyper_parameters"]["eval_stride"] == 27
+    capsys.readouterr()
+    refined = {}
+    for stride in ("1", "27"):
+        main(["test", *TINY, data, f"--ckpt_path={ckpt}", f"--model.eval_stride={stride}"])
+        refined[stride] = [line for line in capsys.readouterr().out.splitlines() if "refined" in line]
+    # One window per frame (27) and 27 averaged windows per frame (1) give different refined metrics.
+    assert refined["1"] and refined["27"] and refined["1"] != refined["27"]

@@ -45,7 +45,7 @@ class HandRefiner(L.LightningModule):
         mano_model_path: str | None = None,
         flat_hand_mean: bool = True,
         mesh_frames: int = 3,
-        eval_stride: int = 9,
+        eval_stride: int | None = None,
         eval_chunk: int = 256,
         accel_pad: bool = False,
         num_examples: int = 2,
@@ -66,7 +66,11 @@ class HandRefiner(L.LightningModule):
             flat_hand_mean: MANO pose convention (zero pose = flat hand); linked from ``data``.
             mesh_frames: training only: frames per window (drawn at random) that go through the MANO layer for the
                 vertex loss; the mesh is the costly part of a CPU training step. 0 = every frame.
-            eval_stride: frames between window starts when refining whole sequences (smaller = more overlap).
+            eval_stride: frames between window starts when refining whole sequences. None (default): the window
+                length, so every frame is predicted by one window (only a sequence's last window, aligned to its
+                end, overlaps its neighbour and the two are averaged): MotionBERT's evaluation protocol. A smaller
+                stride averages overlapping windows, a test-time ensemble that lowers the MPJPE and Accel of any
+                windowed network (``experiments/bench/protocols.py`` measures both).
             eval_chunk: windows per network call when refining whole sequences.
             accel_pad: count a zero acceleration error at both sequence ends (SmoothNet's convention).
             num_examples: test sequences kept for plots (``test_examples``).
@@ -82,6 +86,8 @@ class HandRefiner(L.LightningModule):
         self.window = window
         self.input_scale_mm = input_scale_mm
         self.mesh_frames = mesh_frames
+        if eval_stride is not None and eval_stride < 1:
+            raise ValueError(f"eval_stride must be >= 1 or None (the window length), got {eval_stride}")
         self.eval_stride, self.eval_chunk, self.num_examples = eval_stride, eval_chunk, num_examples
         self._mano_settings = {"model_path": mano_model_path, "flat_hand_mean": flat_hand_mean}
         self._mano: list[nn.Module] = []  # kept out of the state dict: it is data, not weights
@@ -211,7 +217,7 @@ class HandRefiner(L.LightningModule):
             beta = None if out.beta is None else out.beta.expand(length, -1)
             theta = None if out.theta is None else out.theta[0]
             return {"joints": out.joints[0], "theta": theta, "beta": beta}
-        starts = torch.from_numpy(local_window_starts(length, self.window, self.eval_stride)).to(pred.device)
+        starts = torch.from_numpy(local_window_starts(length, self.window, self.eval_stride or self.window)).to(pred.device)
         windows = cut_windows(pred, starts, self.window)  # (W,T,J,3)
         outs = [self.run_net(windows[i : i + self.eval_chunk]) for i in range(0, len(windows), self.eval_chunk)]
         result: dict[str, Tensor | None] = {

@@ -1,0 +1,104 @@
+"""Evaluation protocols: the benchmark's trained networks re-scored with different ``eval_stride`` (trains nothing).
+
+    .venv/bin/python -m experiments.bench.protocols                       # after `handprior bench ...synthetic.yaml`
+    .venv/bin/python -m experiments.bench.protocols --strides 27 9 1 --methods MotionBERT ours
+
+A windowed network refines a whole sequence window by window. With ``eval_stride`` = T (the default, MotionBERT's
+protocol) every frame is predicted by one window; with a smaller stride each frame is predicted by T/stride
+overlapping windows whose outputs are averaged, a test-time ensemble. The ensemble helps a network whose
+per-window errors differ from window to window more than one whose outputs are already smooth, so the two
+protocols can order methods differently; this script measures both on the same checkpoints.
+
+For every run of ``--methods`` in the benchmark's result file, the run's best checkpoint (the one its test
+used) is loaded weights-only, the test split is refined at each stride, and MPJPE and Accel are computed with
+the framework's metrics. Prints mean ± std over seeds per method and stride; ``--output`` also appends one row
+per run, stride and metric (group ``<bench group>/eval_stride=<s>``) for ``handprior table``.
+"""
+
+from __future__ import annotations
+
+import argparse
+from datetime import datetime, timezone
+from pathlib import Path
+
+import torch
+from rich.console import Console
+
+from handprior.data.datamodule import SyntheticDataModule
+from handprior.inference.refine import Refiner
+from handprior.metrics.modules import MPJPE, AccelError
+from handprior.models.refiner import HandRefiner
+from handprior.reporting.rows import ResultRow, append_rows, git_sha, read_rows
+from handprior.reporting.table import summarize, to_markdown, to_rich
+
+
+def best_checkpoint(config_path: str) -> Path:
+    """The best checkpoint of the run whose ``config.yaml`` is ``config_path`` (ModelCheckpoint's top-1 file)."""
+    folder = Path(config_path).parent / "checkpoints"
+    found = sorted(p for p in folder.glob("*.ckpt") if p.name != "last.ckpt")
+    if not found:
+        raise SystemExit(f"{folder}: no best checkpoint (was the run trained by `handprior bench`?)")
+    return found[-1]
+
+
+def score(model: HandRefiner, store: object, stride: int) -> dict[str, float]:
+    """MPJPE (mm) and Accel (mm/frame^2) of ``model`` on every sequence of ``store`` at ``eval_stride=stride``."""
+    model.eval_stride = stride
+    mpjpe, accel = MPJPE(), AccelError(pad=bool(model.hparams.get("accel_pad", False)))
+    for index in range(store.num_sequences):
+        frames = store.sequence(index)
+        pred = torch.from_numpy(store.pred[frames].copy())  # (L,21,3) mm
+        gt = torch.from_numpy(store.gt[frames].copy())
+        joints = model.refine_sequence(pred)["joints"]
+        mpjpe.update(joints, gt)
+        accel.update(joints, gt)
+    return {"mpjpe": float(mpjpe.compute()), "accel": float(accel.compute())}
+
+
+def main() -> None:
+    """Re-score the benchmark's trained runs at several evaluation strides."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--results", default="results/bench_synthetic.csv", help="the benchmark's result rows")
+    parser.add_argument("--methods", nargs="+", default=["MotionBERT", "ours"], help="methods to re-score")
+    parser.add_argument("--strides", nargs="+", type=int, default=[27, 9], help="eval_stride values (frames)")
+    parser.add_argument("--split", default="test")
+    parser.add_argument("--root", default="data/synthetic", help="the synthetic benchmark's cache folder")
+    parser.add_argument("--threads", type=int, default=2, help="torch intra-op threads")
+    parser.add_argument("--output", default=None, help="also append the rows to this CSV")
+    parser.add_argument("--markdown", action="store_true", help="print Markdown tables")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    runs = {}  # run_id -> the run's test rows' (method, seed, config, group)
+    for row in read_rows(args.results):
+        if row.split == args.split and row.method in args.methods and row.metric == "mpjpe":
+            runs[row.run_id] = (row.method, row.seed, row.config, row.group)
+    if not runs:
+        raise SystemExit(f"{args.results}: no {args.split} rows of {args.methods}")
+    store = SyntheticDataModule(root=args.root).open_split(args.split)
+    rows, sha = [], git_sha()
+    for run_id, (method, seed, config, group) in sorted(runs.items()):
+        ckpt = best_checkpoint(config)
+        model = Refiner.from_checkpoint(str(ckpt), device="cpu").model
+        for stride in args.strides:
+            values = score(model, store, stride)
+            print(f"{run_id} eval_stride={stride}: " + ", ".join(f"{k} {v:.3f}" for k, v in values.items()))
+            stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
+            for metric, value in values.items():
+                unit = "mm" if metric == "mpjpe" else "mm/frame^2"
+                rows.append(ResultRow(stamp, run_id, f"{group}/eval_stride={stride}", method, seed, "synthetic",
+                                      args.split, metric, value, unit, str(ckpt), sha))  # fmt: skip
+    if args.output:
+        append_rows(args.output, rows)
+    console = Console()
+    for stride in args.strides:
+        group = {r.group for r in rows if r.group.endswith(f"/eval_stride={stride}")}.pop()
+        table = summarize(rows, split=args.split, group=group)
+        title = f"eval_stride={stride}: {args.split} split, mean ± std over seeds (mm, mm/frame²)"
+        if args.markdown:
+            print(f"\n{title}\n\n{to_markdown(table)}")
+        else:
+            console.print(to_rich(table, title=title))
+
+
+if __name__ == "__main__":
+    main()
