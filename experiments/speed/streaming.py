@@ -2,6 +2,7 @@
 
     .venv/bin/python -m experiments.speed.streaming --ckpt logs/synthetic/version_0/checkpoints/last.ckpt
     .venv/bin/python -m experiments.speed.streaming            # an untrained CPU-size model: latency only
+    .venv/bin/python -m experiments.speed.streaming --ckpt CKPT --compile   # torch.compile the per-frame call
 
 Every test sequence of the synthetic benchmark is refined twice: offline (``HandRefiner.refine_sequence``:
 overlapping windows centred around each frame, averaged; sees the future) and online
@@ -41,6 +42,7 @@ def main() -> None:
     parser.add_argument("--ckpt", default=None, help="a trained checkpoint (default: an untrained model)")
     parser.add_argument("--threads", type=int, default=2, help="torch intra-op threads")
     parser.add_argument("--sequences", type=int, default=0, help="test sequences to stream (0: all)")
+    parser.add_argument("--compile", action="store_true", help="torch.compile the per-frame call (compiles first)")
     parser.add_argument("--root", default="data/synthetic", help="the synthetic benchmark's cache folder")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -48,7 +50,11 @@ def main() -> None:
     data = SyntheticDataModule(root=args.root)
     store = data.open_split("test")
     count = store.num_sequences if args.sequences <= 0 else min(args.sequences, store.num_sequences)
-    stream = StreamingRefiner(model)
+    stream = StreamingRefiner(model, compile=args.compile)
+    if args.compile:  # compile outside the timed frames
+        start = time.perf_counter()
+        stream.push_tensor(torch.from_numpy(store.pred[0].copy()))
+        print(f"compiled in {time.perf_counter() - start:.0f} s")
     metrics = {f"{mode}/{name}": cls() for mode in ("input", "offline", "online") for name, cls in
                (("mpjpe", MPJPE), ("accel", AccelError))}  # fmt: skip
     latencies: list[float] = []
@@ -67,7 +73,8 @@ def main() -> None:
             metrics[f"{mode}/accel"].update(joints, gt)
     ms = [s * 1e3 for s in latencies]
     print(f"model: {note}")
-    print(f"CPU {cpu_model()}, {torch.get_num_threads()} threads, torch {torch.__version__}, window {stream.window}")
+    mode = "torch.compile" if args.compile else "eager"
+    print(f"CPU {cpu_model()}, {torch.get_num_threads()} threads, torch {torch.__version__}, window {stream.window}, {mode}")
     print(f"{count} test sequences, {len(ms)} frames streamed one at a time")
     print(f"per-frame latency: median {percentile(ms, 50):.2f} ms, p95 {percentile(ms, 95):.2f} ms, "
           f"max {max(ms):.2f} ms ({1e3 / percentile(ms, 50):.0f} frames/s at the median)")  # fmt: skip

@@ -57,9 +57,15 @@ class StreamingRefiner:
         window: frames per causal window (default: the window the model was trained on, 27); at most the
             network's ``seq_len``.
         device: for a checkpoint path: ``auto``, ``cpu``, ``cuda``, ... (a model in memory stays where it is).
+        compile: ``torch.compile`` the per-frame call (centring, network, rescaling) for the fixed window shape:
+            the first push compiles (about a minute on a small CPU; a C++ compiler is needed there), later pushes
+            are faster because the many small operations of a batch-1 window are fused. The model itself is
+            not changed.
     """
 
-    def __init__(self, refiner: HandRefiner | Any, window: int | None = None, device: str = "auto") -> None:
+    def __init__(
+        self, refiner: HandRefiner | Any, window: int | None = None, device: str = "auto", compile: bool = False
+    ) -> None:
         self.model = _as_model(refiner, device).eval()
         self.window = int(window if window is not None else self.model.window)
         if self.window < 1:
@@ -69,6 +75,7 @@ class StreamingRefiner:
         self._buffer = torch.zeros(2 * self.window, NUM_JOINTS, 3, device=self.device)
         self._count = 0
         self.last: NetOutput | None = None  # network output of the latest window (theta, beta of the frame)
+        self._run = torch.compile(self.model.run_net, dynamic=False) if compile else self.model.run_net
 
     @property
     def frames_seen(self) -> int:
@@ -102,7 +109,7 @@ class StreamingRefiner:
     def push_tensor(self, frame: np.ndarray | Tensor) -> Tensor:
         """Add one frame (21,3) mm and return its refined joints as a (21,3) tensor on the model's device."""
         self._write(frame)
-        self.last = self.model.run_net(self.current_window()[None])
+        self.last = self._run(self.current_window()[None])
         return self.last.joints[0, -1]
 
     def push(self, frame: np.ndarray | Tensor) -> np.ndarray | Tensor:

@@ -99,3 +99,11 @@ def test_online_refine_command(tmp_path: Path, checkpoint: Path, refiner: Refine
         streamed = _stream(StreamingRefiner(refiner), sequence.astype(np.float32))
         np.testing.assert_allclose(online["refined"], streamed, atol=1e-3)
         assert np.abs(online["refined"] - offline["refined"]).max() > 1e-3  # offline windows see the future
+
+
+@pytest.mark.slow
+def test_a_compiled_stream_gives_the_eager_frames(refiner: Refiner, hand) -> None:
+    sequence = hand(12, seed=5).astype(np.float32)
+    eager = _stream(StreamingRefiner(refiner, window=9), sequence)
+    compiled = _stream(StreamingRefiner(refiner, window=9, compile=True), sequence)  # the ring buffer's views
+    np.testing.assert_allclose(compiled, eager, atol=ATOL)
