@@ -61,15 +61,26 @@ class StreamingRefiner:
             the first push compiles (about a minute on a small CPU; a C++ compiler is needed there), later pushes
             are faster because the many small operations of a batch-1 window are fused. The model itself is
             not changed.
+        lag: frames of delay, 0 <= lag < window. Each push returns the frame ``lag`` frames back, read at
+            position T-1-lag of the causal window, so the network sees ``lag`` frames after it (at 30 fps each
+            frame of lag is 33 ms of latency). Until ``lag`` frames have arrived a push returns the padded start.
     """
 
     def __init__(
-        self, refiner: HandRefiner | Any, window: int | None = None, device: str = "auto", compile: bool = False
+        self,
+        refiner: HandRefiner | Any,
+        window: int | None = None,
+        device: str = "auto",
+        compile: bool = False,
+        lag: int = 0,
     ) -> None:
         self.model = _as_model(refiner, device).eval()
         self.window = int(window if window is not None else self.model.window)
         if self.window < 1:
             raise ValueError(f"window must be >= 1, got {self.window}")
+        if not 0 <= lag < self.window:
+            raise ValueError(f"lag must be in [0, window - 1] = [0, {self.window - 1}], got {lag}")
+        self.lag = lag
         self.device = self.model.device
         # Frame n is stored at n % T and at n % T + T: the last T frames are buffer[(n+1) % T :][:T].
         self._buffer = torch.zeros(2 * self.window, NUM_JOINTS, 3, device=self.device)
@@ -107,10 +118,11 @@ class StreamingRefiner:
 
     @torch.inference_mode()
     def push_tensor(self, frame: np.ndarray | Tensor) -> Tensor:
-        """Add one frame (21,3) mm and return its refined joints as a (21,3) tensor on the model's device."""
+        """Add one frame (21,3) mm and return the refined joints of the frame ``lag`` frames back as a (21,3)
+        tensor on the model's device."""
         self._write(frame)
         self.last = self._run(self.current_window()[None])
-        return self.last.joints[0, -1]
+        return self.last.joints[0, -1 - self.lag]
 
     def push(self, frame: np.ndarray | Tensor) -> np.ndarray | Tensor:
         """Add one frame (21,3) mm (right hand, handprior's joint order) and return the refined frame (21,3).
@@ -122,14 +134,23 @@ class StreamingRefiner:
 
     def refine_sequence(self, sequence: Tensor) -> dict[str, Tensor | None]:
         """Stream a whole sequence (L,21,3) mm from a fresh start, as :meth:`HandRefiner.refine_sequence` does
-        offline: ``joints (L,21,3)``, ``theta (L,48)`` and ``beta (L,10)`` (None when the network has none)."""
+        offline: ``joints (L,21,3)``, ``theta (L,48)`` and ``beta (L,10)`` (None when the network has none).
+        With a lag, frame f comes from the push of frame f + lag, and the last ``lag`` frames from the last
+        window (as a stream that ends would flush them)."""
         self.reset()
         joints, thetas, betas = [], [], []
+        position = -1 - self.lag
         for frame in sequence:
             joints.append(self.push_tensor(frame).clone())
             out = self.last
-            thetas.append(None if out.theta is None else out.theta[0, -1].clone())
+            thetas.append(None if out.theta is None else out.theta[0, position].clone())
             betas.append(None if out.beta is None else out.beta[0].clone())
+        length, tail = len(joints), min(self.lag, len(joints))
+        out = self.last
+        joints = joints[self.lag :] + list(out.joints[0, self.window - tail :])  # frames lag.., then the flush
+        thetas = thetas[self.lag :] + ([None] * tail if out.theta is None else list(out.theta[0, self.window - tail :]))
+        betas = betas[self.lag :] + [None if out.beta is None else out.beta[0]] * tail
+        assert len(joints) == length
         return {
             "joints": torch.stack(joints),
             "theta": None if thetas[0] is None else torch.stack(thetas),

@@ -107,3 +107,22 @@ def test_a_compiled_stream_gives_the_eager_frames(refiner: Refiner, hand) -> Non
     eager = _stream(StreamingRefiner(refiner, window=9), sequence)
     compiled = _stream(StreamingRefiner(refiner, window=9, compile=True), sequence)  # the ring buffer's views
     np.testing.assert_allclose(compiled, eager, atol=ATOL)
+
+
+def test_a_lag_returns_the_frame_lag_frames_back_seeing_its_future(refiner: Refiner, hand) -> None:
+    sequence = torch.from_numpy(hand(30, seed=7).astype(np.float32))
+    T, lag = 9, 3
+    stream = StreamingRefiner(refiner, window=T, lag=lag)
+    streamed = torch.stack([stream.push_tensor(frame).clone() for frame in sequence])
+    starts = torch.arange(len(sequence) - T + 1)
+    with torch.no_grad():
+        windows = refiner.model.run_net(cut_windows(sequence, starts, T)).joints  # (W,T,21,3)
+    # push n (n >= T-1) is frame n - lag, at position T-1-lag of the window that ends at n
+    np.testing.assert_allclose(streamed[T - 1 :].numpy(), windows[:, T - 1 - lag].numpy(), atol=ATOL)
+    whole = stream.refine_sequence(sequence)["joints"]  # (L,21,3): frame f from the push of f + lag
+    assert whole.shape == sequence.shape
+    np.testing.assert_allclose(whole[T - 1 - lag : len(sequence) - lag].numpy(), windows[:, T - 1 - lag].numpy(),
+                               atol=ATOL)  # fmt: skip
+    np.testing.assert_allclose(whole[-lag:].numpy(), windows[-1, T - lag :].numpy(), atol=ATOL)  # the flush
+    with pytest.raises(ValueError, match="lag"):
+        StreamingRefiner(refiner, window=T, lag=T)
