@@ -80,7 +80,7 @@ def main() -> None:
     print(f"per-frame latency: median {percentile(ms, 50):.2f} ms, p95 {percentile(ms, 95):.2f} ms, "
           f"max {max(ms):.2f} ms ({1e3 / percentile(ms, 50):.0f} frames/s at the median)")  # fmt: skip
     print(f"{'':<28}{'MPJPE mm':>10}{'Accel mm/f^2':>14}")
-    for mode, label in (("input", "input (unrefined)"), ("offline", "offline (centred windows)"),
+    for mode, label in (("input", "input (unrefined)"), ("offline", "offline (whole windows)"),
                         ("online", f"online (causal, lag {args.lag})")):  # fmt: skip
         mpjpe, accel = metrics[f"{mode}/mpjpe"].compute(), metrics[f"{mode}/accel"].compute()
         print(f"{label:<28}{mpjpe:>10.2f}{accel:>14.2f}")
