@@ -25,6 +25,8 @@ import torch
 from rich.console import Console
 
 from handprior.data.datamodule import SyntheticDataModule
+from handprior.data.datasets import SequenceDataset
+from handprior.data.store import SequenceStore
 from handprior.inference.refine import Refiner
 from handprior.metrics.modules import MPJPE, AccelError
 from handprior.models.refiner import HandRefiner
@@ -41,17 +43,14 @@ def best_checkpoint(config_path: str) -> Path:
     return found[-1]
 
 
-def score(model: HandRefiner, store: object, stride: int) -> dict[str, float]:
+def score(model: HandRefiner, store: SequenceStore, stride: int) -> dict[str, float]:
     """MPJPE (mm) and Accel (mm/frame^2) of ``model`` on every sequence of ``store`` at ``eval_stride=stride``."""
     model.eval_stride = stride
     mpjpe, accel = MPJPE(), AccelError(pad=bool(model.hparams.get("accel_pad", False)))
-    for index in range(store.num_sequences):
-        frames = store.sequence(index)
-        pred = torch.from_numpy(store.pred[frames].copy())  # (L,21,3) mm
-        gt = torch.from_numpy(store.gt[frames].copy())
-        joints = model.refine_sequence(pred)["joints"]
-        mpjpe.update(joints, gt)
-        accel.update(joints, gt)
+    for item in SequenceDataset(store):  # pred, gt (L,21,3) mm
+        joints = model.refine_sequence(item["pred"])["joints"]
+        mpjpe.update(joints, item["gt"])
+        accel.update(joints, item["gt"])
     return {"mpjpe": float(mpjpe.compute()), "accel": float(accel.compute())}
 
 

@@ -20,6 +20,7 @@ import torch
 
 from experiments.speed.timing import cpu_model, percentile
 from handprior.data.datamodule import SyntheticDataModule
+from handprior.data.datasets import SequenceDataset
 from handprior.inference.refine import Refiner
 from handprior.inference.streaming import StreamingRefiner
 from handprior.metrics.modules import MPJPE, AccelError
@@ -59,9 +60,10 @@ def main() -> None:
     metrics = {f"{mode}/{name}": cls() for mode in ("input", "offline", "online") for name, cls in
                (("mpjpe", MPJPE), ("accel", AccelError))}  # fmt: skip
     latencies: list[float] = []
+    sequences = SequenceDataset(store)
     for index in range(count):
-        frames = store.sequence(index)
-        pred, gt = torch.from_numpy(store.pred[frames].copy()), torch.from_numpy(store.gt[frames].copy())
+        item = sequences[index]
+        pred, gt = item["pred"], item["gt"]  # (L,21,3) mm
         stream.reset()
         for frame in pred:
             start = time.perf_counter()
