@@ -1,5 +1,6 @@
 """Speed benchmark (not a test): training and inference throughput, latency, MFU, the cost of each of the
-paper's additions, the DTC against the temporal attention it follows, and the data pipeline against training.
+paper's additions, the DTC against the temporal attention it follows, the attention kernels, and the data pipeline
+against training.
 
     make bench                                   # = .venv/bin/python -m experiments.speed.bench
     .venv/bin/python -m experiments.speed.bench --quick            # a few iterations (about a minute)
@@ -24,7 +25,7 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
-from experiments.speed import dtc_formulations
+from experiments.speed import attention_kernels, dtc_formulations
 from experiments.speed.param_count import BACKBONE, count, paper_size
 from experiments.speed.timing import autocast, count_flops, machine, matmul_peak, median_seconds, percentile
 from handprior.models.nets import HandPriorNet
@@ -149,6 +150,13 @@ def dtc_table(s: Settings) -> Table:
     return "DTC sublayer vs the temporal attention it follows", header, rows
 
 
+def attention_table(s: Settings) -> Table:
+    """Fused scaled_dot_product_attention against the explicit product, per token set (the choice in ``attend``)."""
+    rows = [row for label, batch in (("CPU size", s.batch), ("paper size", s.paper_batch))
+            for row in attention_kernels.bench(label, batch, s.repeats, s.device)]  # fmt: skip
+    return "Attention kernels (forward+backward)", attention_kernels.HEADER, rows
+
+
 def pipeline_table(s: Settings) -> Table:
     """Windows/s of the training DataLoader (+ augmentation) against HandRefiner's real training step."""
     from handprior.data.augment import augment_batch
@@ -263,7 +271,13 @@ def main() -> None:
         speeds[label] = measure(net, s.paper_batch, s.paper_batch, s, min(5, s.latency_runs), repeats, warmup)
         del net
     speeds = {(k if k.startswith("paper") else f"CPU size: {k}"): v for k, v in speeds.items()}
-    tables = [throughput_table(speeds, peak), additions_table(cpu_speeds), dtc_table(s), pipeline_table(s)]
+    tables = [
+        throughput_table(speeds, peak),
+        additions_table(cpu_speeds),
+        dtc_table(s),
+        attention_table(s),
+        pipeline_table(s),
+    ]
     md = render(tables, info, peak, args.markdown)
     if args.output:
         note = "Measured by `python -m experiments.speed.bench` (see its docstring for what each number is).\n\n"

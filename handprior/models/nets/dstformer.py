@@ -33,6 +33,25 @@ def init_weights(module: nn.Module) -> None:
         nn.init.zeros_(module.bias)
 
 
+def explicit_attention(q: Tensor, k: Tensor, v: Tensor) -> Tensor:
+    """softmax(q k^T / sqrt(D)) v as two batched matmuls and a softmax: q (B,H,N,D), k, v (B,H,Nk,D) -> (B,H,N,D)."""
+    scores = (q * q.shape[-1] ** -0.5) @ k.transpose(-2, -1)  # (B,H,N,Nk)
+    return scores.softmax(dim=-1) @ v  # (B,H,N,D)
+
+
+def attend(q: Tensor, k: Tensor, v: Tensor) -> Tensor:
+    """softmax(q k^T / sqrt(D)) v: q (B,H,N,D), k and v (B,H,Nk,D) -> (B,H,N,D).
+
+    On a GPU this is ``scaled_dot_product_attention`` (fused flash / memory-efficient kernels). On the CPU it is
+    :func:`explicit_attention`: for the short token sets here (J=21 joints or T=27 frames, plus memory tokens)
+    PyTorch's CPU flash kernel is 1.5-3.5x slower, forward+backward, than two batched matmuls and a softmax
+    (``python -m experiments.speed.attention_kernels``).
+    """
+    if q.device.type == "cpu":
+        return explicit_attention(q, k, v)
+    return F.scaled_dot_product_attention(q, k, v)
+
+
 class Embedding(nn.Module):
     """Joints (B,T,J,3) -> Linear(3->C) + spatial embedding (1,J,C) + temporal embedding (1,T,1,C).
 
@@ -83,36 +102,34 @@ class Attention(nn.Module):
     ) -> tuple[Tensor, Tensor | None]:
         B, T, J, C = x.shape
         H, D = self.num_heads, C // self.num_heads
-        qkv = self.qkv(x).view(B, T, J, 3, H, D)  # (B,T,J,3,H,D)
-        if axis == "spatial":
-            G, N = T, J
-            qkv = qkv.permute(3, 0, 1, 4, 2, 5)  # (3,B,T,H,J,D)
-        else:
-            G, N = J, T
-            qkv = qkv.permute(3, 0, 2, 4, 1, 5)  # (3,B,J,H,T,D)
+        # groups first: spatial = G=T frames of N=J joints (x as it is), temporal = G=J joints of N=T frames (one
+        # C-wide transpose of the input instead of permuting the 3C-wide q/k/v)
+        tokens = x if axis == "spatial" else x.transpose(1, 2)  # (B,G,N,C)
+        G, N = tokens.shape[1], tokens.shape[2]
         if memory is None:
-            q, k, v = qkv.reshape(3, B * G, H, N, D)  # 3 x (B*G,H,N,D): 4-D inputs take the fused kernels
+            q, k, v = self.qkv(tokens).view(B * G, N, 3, H, D).unbind(2)  # 3 x (B*G,N,H,D): strided views
         else:
             M = memory.shape[1]
-            mem = self.qkv(memory).view(B, M, 3, H, D).permute(2, 0, 3, 1, 4)  # (3,B,H,M,D)
-            buf = x.new_empty(3, B, G, H, N + M, D)  # tokens and memory in one copy (no torch.cat)
-            buf[:, :, :, :, :N] = qkv
-            buf[:, :, :, :, N:] = mem.unsqueeze(2)  # (3,B,1,H,M,D) broadcast over the groups
-            q, k, v = buf.view(3, B * G, H, N + M, D)  # 3 x (B*G,H,N+M,D)
-            if not memory_query:
-                q = q[:, :, :N]  # (B*G,H,N,D): memory tokens are keys/values only
-        out = F.scaled_dot_product_attention(q, k, v)  # (B*G,H,Nq,D)
+            # the memory joins every group's tokens *before* the projection: one C-wide copy, and k/v come out of
+            # the GEMM already in place (cheaper than copying the 2C-wide k/v of tokens and memory into a buffer)
+            ext = x.new_empty(B, G, N + M, C)  # (B,G,N+M,C)
+            ext[:, :, :N] = tokens
+            ext[:, :, N:] = memory.unsqueeze(1)  # broadcast over the groups
+            if memory_query:  # ViT style: the memory tokens are queries too
+                q, k, v = self.qkv(ext).view(B * G, N + M, 3, H, D).unbind(2)  # 3 x (B*G,N+M,H,D)
+            else:  # prior style: keys/values only; the query and key/value rows of the one qkv Linear
+                w_q, w_kv = self.qkv.weight.split([C, 2 * C])
+                b_q, b_kv = self.qkv.bias.split([C, 2 * C])
+                q = F.linear(tokens, w_q, b_q).view(B * G, N, H, D)  # (B*G,N,H,D)
+                k, v = F.linear(ext, w_kv, b_kv).view(B * G, N + M, 2, H, D).unbind(2)  # 2 x (B*G,N+M,H,D)
+        out = attend(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2)).transpose(1, 2)  # (B*G,Nq,H,D)
         mem_out = None
         if memory is not None and memory_query:
-            mem_out = out[:, :, N:].reshape(B, G, H, M, D).mean(dim=1)  # (B,H,M,D)
-            mem_out = self.drop(self.proj(mem_out.transpose(1, 2).reshape(B, M, C)))  # (B,M,C)
-            out = out[:, :, :N]  # (B*G,H,N,D)
-        if axis == "spatial":
-            out = out.reshape(B, T, H, J, D).transpose(2, 3)  # (B,T,J,H,D)
-        else:
-            out = out.reshape(B, J, H, T, D).permute(0, 3, 1, 2, 4)  # (B,T,J,H,D)
-        out = self.drop(self.proj(out.reshape(B, T, J, C)))  # (B,T,J,C)
-        return out, mem_out
+            mem_out = out[:, N:].reshape(B, G, M, C).mean(dim=1)  # (B,M,C)
+            mem_out = self.drop(self.proj(mem_out))  # (B,M,C)
+            out = out[:, :N]  # (B*G,N,H,D)
+        out = self.drop(self.proj(out.reshape(B, G, N, C)))  # (B,G,N,C)
+        return (out if axis == "spatial" else out.transpose(1, 2)), mem_out  # (B,T,J,C)
 
 
 class AttentionSublayer(nn.Module):

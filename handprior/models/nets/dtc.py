@@ -26,6 +26,8 @@ the temporal attention it follows) and is the default.
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -34,56 +36,65 @@ FORMULATIONS = ("matrix", "gather")
 DEFAULT_FORMULATION = "matrix"
 
 
-def sampling_weights(
-    offset: Tensor, mod: Tensor, kernel_size: int, max_offset: float
-) -> tuple[tuple[Tensor, Tensor], tuple[Tensor, Tensor]]:
+def frame_padding(kernel_size: int, max_offset: float) -> int:
+    """How far outside [0, T-1] a tap's two neighbouring frames can fall (at most (K-1)/2 + max_offset + 1)."""
+    return math.ceil((kernel_size - 1) / 2 + max_offset) + 1
+
+
+def sampling_weights(offset: Tensor, mod: Tensor, kernel_size: int, max_offset: float) -> tuple[Tensor, Tensor]:
     """Frames and weights that the taps read.
 
     offset, mod: (B,T,S,G,K) raw offsets (frames) and modulation scalars.
-    Returns ((i0, i1), (w0, w1)), each (B,T,S,G,K): the frames floor(p) and floor(p)+1, clamped into [0, T-1],
-    and their weights, modulation x linear interpolation weight, zero for a frame outside the sequence.
+    Returns (idx, w), each (B,T,S,G,2K): for tap k, entries 2k and 2k+1 are the frames floor(p) and floor(p)+1
+    shifted by :func:`frame_padding` (so always >= 0; an index past the padded sequence's real frames, i.e.
+    outside [pad, pad+T-1], reads zero padding) and their weights, modulation x linear interpolation weight.
     """
     T = offset.shape[1]
+    pad = frame_padding(kernel_size, max_offset)
     delta = offset.clamp(-max_offset, max_offset)  # (B,T,S,G,K)
     t = torch.arange(T, device=offset.device, dtype=offset.dtype).view(1, T, 1, 1, 1)
     grid = torch.arange(kernel_size, device=offset.device, dtype=offset.dtype) - (kernel_size - 1) / 2  # (K,)
-    p = t + grid + delta  # (B,T,S,G,K) sampling positions
+    p = (t + grid) + delta  # (B,T,S,G,K) sampling positions
     p0 = torch.floor(p)
-    frac = p - p0  # the gradient of p flows through frac
-    i0 = p0.long()
-    i1 = i0 + 1
-    w0 = mod * (1 - frac) * ((i0 >= 0) & (i0 <= T - 1))
-    w1 = mod * frac * ((i1 >= 0) & (i1 <= T - 1))
-    return (i0.clamp(0, T - 1), i1.clamp(0, T - 1)), (w0, w1)  # clamped frames carry weight 0
+    weighted_frac = mod * (p - p0)  # (B,T,S,G,K); the gradient of p flows through the fraction
+    w = torch.stack((mod - weighted_frac, weighted_frac), dim=-1)  # (B,T,S,G,K,2): mod*(1-frac), mod*frac
+    i0 = (p0.long() + pad).clamp_(0, T + 2 * pad - 2)  # (B,T,S,G,K); the clamp only guards non-finite offsets
+    idx = torch.stack((i0, i0 + 1), dim=-1)  # (B,T,S,G,K,2)
+    return idx.flatten(-2), w.flatten(-2)  # (B,T,S,G,2K) each
 
 
-def sample_gather(v: Tensor, idx: tuple[Tensor, ...], w: tuple[Tensor, ...]) -> Tensor:
-    """y[b,t,s,g] = sum_n sum_k w_n[b,t,s,g,k] * v[b, idx_n[b,t,s,g,k], s, g] by gathering the sampled frames.
+def sample_gather(v: Tensor, idx: Tensor, w: Tensor, pad: int) -> Tensor:
+    """y[b,t,s,g] = sum_n w[b,t,s,g,n] * vp[b, idx[b,t,s,g,n], s, g] by gathering the sampled frames, where vp is
+    v with ``pad`` zero frames on either side.
 
-    v: (B,T,S,G,D); idx, w: tuples (one entry per interpolation neighbour) of (B,T,S,G,K) -> (B,T,S,G,D).
+    v: (B,T,S,G,D); idx, w: (B,T,S,G,N) padded frames and weights of N samples -> (B,T,S,G,D).
     """
     B, T, S, G, D = v.shape
-    K = idx[0].shape[-1]
-    rows = v.reshape(B, T * S * G, D)  # (B,T*S*G,D): row (f*S + s)*G + g holds frame f of series s, group g
+    rows = F.pad(v, (0, 0, 0, 0, 0, 0, pad, pad)).reshape(B, -1, D)  # (B,(T+2*pad)*S*G,D), row (f*S+s)*G+g
     series_group = torch.arange(S * G, device=v.device).view(1, 1, S, G, 1)
+    K = idx.shape[-1] // 2
     y = v.new_zeros(B, T, S, G, D)
-    for i, wi in zip(idx, w):  # the two interpolation neighbours
-        flat = (i * (S * G) + series_group).reshape(B, T * S * G * K, 1).expand(-1, -1, D)  # (B,T*S*G*K,D)
+    for c in range(2):  # the samples two at a time would repeat rows; K samples per gather (one neighbour each)
+        i, wi = idx[..., c::2], w[..., c::2]  # (B,T,S,G,K)
+        flat = (i * (S * G) + series_group).reshape(B, -1, 1).expand(-1, -1, D)  # (B,T*S*G*K,D)
         vals = torch.gather(rows, 1, flat).view(B, T, S, G, K, D)  # (B,T,S,G,K,D)
-        y = y + (wi.unsqueeze(-1) * vals).sum(dim=4)  # (B,T,S,G,K,1) * (B,T,S,G,K,D), summed over taps
+        y = y + (wi.unsqueeze(-1) * vals).sum(dim=4)  # summed over the K samples
     return y
 
 
-def sample_matrix(v: Tensor, idx: tuple[Tensor, ...], w: tuple[Tensor, ...]) -> Tensor:
+def sample_matrix(v: Tensor, idx: Tensor, w: Tensor, pad: int) -> Tensor:
     """The same as :func:`sample_gather`, through an interpolation matrix and one batched matmul.
 
-    W[b,s,g,t,f] = sum of the weights of the taps of (t, s, g) that read frame f; y = W @ v per (b, s, g).
+    W[b,s,g,t,f] = sum of the weights of the samples of (t, s, g) that read padded frame f; y = W @ vp per
+    (b, s, g), vp being v with ``pad`` zero frames on either side (no masks, no slicing of W).
     """
     B, T, S, G, D = v.shape
-    W = v.new_zeros(B, S, G, T, T)  # (B,S,G,T,T)
-    for i, wi in zip(idx, w):  # scatter-add the two interpolation neighbours of every tap
-        W = W.scatter_add(4, i.permute(0, 2, 3, 1, 4), wi.permute(0, 2, 3, 1, 4))  # (B,S,G,T,K) into W
-    y = W @ v.permute(0, 2, 3, 1, 4)  # (B,S,G,T,T) @ (B,S,G,T,D) -> (B,S,G,T,D)
+    F_ = T + 2 * pad
+    # one in-place scatter-add into a fresh matrix; the permuted index and weight views are read in place
+    W = v.new_zeros(B, S, G, T, F_).scatter_add_(4, idx.permute(0, 2, 3, 1, 4), w.permute(0, 2, 3, 1, 4))
+    vp = v.new_zeros(B, S, G, F_, D)  # (B,S,G,T+2*pad,D)
+    vp[:, :, :, pad : pad + T] = v.permute(0, 2, 3, 1, 4)  # the one copy that puts the frames in matmul order
+    y = W @ vp  # (B,S,G,T,T+2*pad) @ (B,S,G,T+2*pad,D) -> (B,S,G,T,D)
     return y.permute(0, 3, 1, 2, 4)  # (B,T,S,G,D)
 
 
@@ -144,9 +155,9 @@ class DynamicTemporalConv(nn.Module):
         v = v.reshape(B, T, S, G, C // G)  # (B,T,S,G,C/G)
         offset = offset.reshape(B, T, S, G, K)  # (B,T,S,G,K)
         mod = mod.reshape(B, T, S, G, K)  # (B,T,S,G,K)
-        idx, w = sampling_weights(offset, mod, K, self.max_offset)  # 2 x (B,T,S,G,K) each
+        idx, w = sampling_weights(offset, mod, K, self.max_offset)  # (B,T,S,G,2K) each
         sample = sample_matrix if self.formulation == "matrix" else sample_gather
-        y = sample(v, idx, w).reshape(B, T, S, C)  # (B,T,S,G,C/G) -> (B,T,S,C)
+        y = sample(v, idx, w, frame_padding(K, self.max_offset)).reshape(B, T, S, C)  # (B,T,S,G,C/G) -> (B,T,S,C)
         out = self.output_proj(y)  # (B,T,S,C)
         return out if x.dim() == 4 else out.squeeze(2)
 

@@ -7,8 +7,9 @@ import math
 
 import pytest
 import torch
+import torch.nn.functional as F
 
-from handprior.models.nets.dstformer import Attention, AttentionSublayer, Embedding, Fusion
+from handprior.models.nets.dstformer import Attention, AttentionSublayer, Embedding, Fusion, explicit_attention
 from handprior.models.nets.global_block import GlobalTemporalBlock
 from handprior.models.nets.memory import HandPriorMemory, MemoryUpdate
 
@@ -61,6 +62,21 @@ def test_attention_matches_reference(axis: str, num_memory: int, memory_query: b
         torch.testing.assert_close(mem, ref_mem)
     else:
         assert mem is None
+
+
+@pytest.mark.parametrize("keys", [5, 9])
+def test_explicit_attention_equals_fused_kernel(keys: int) -> None:
+    """The CPU path (explicit product) and the GPU path (scaled_dot_product_attention) compute the same thing."""
+    torch.manual_seed(0)
+    q = torch.randn(6, 2, 5, 4, dtype=torch.float64, requires_grad=True)
+    k, v = (torch.randn(6, 2, keys, 4, dtype=torch.float64, requires_grad=True) for _ in range(2))
+    ours = explicit_attention(q, k, v)
+    fused = F.scaled_dot_product_attention(q, k, v)
+    torch.testing.assert_close(ours, fused)
+    grads = torch.autograd.grad(ours.square().sum(), (q, k, v))
+    fused_grads = torch.autograd.grad(fused.square().sum(), (q, k, v))
+    for a, b in zip(grads, fused_grads):
+        torch.testing.assert_close(a, b)
 
 
 def test_memory_injection_changes_output_but_not_token_count() -> None:
