@@ -138,21 +138,23 @@ class StreamingRefiner:
         With a lag, frame f comes from the push of frame f + lag, and the last ``lag`` frames from the last
         window (as a stream that ends would flush them)."""
         self.reset()
-        joints, thetas, betas = [], [], []
-        position = -1 - self.lag
+        frames = []
         for frame in sequence:
-            joints.append(self.push_tensor(frame).clone())
-            out = self.last
-            thetas.append(None if out.theta is None else out.theta[0, position].clone())
-            betas.append(None if out.beta is None else out.beta[0].clone())
-        length, tail = len(joints), min(self.lag, len(joints))
-        out = self.last
-        joints = joints[self.lag :] + list(out.joints[0, self.window - tail :])  # frames lag.., then the flush
-        thetas = thetas[self.lag :] + ([None] * tail if out.theta is None else list(out.theta[0, self.window - tail :]))
-        betas = betas[self.lag :] + [None if out.beta is None else out.beta[0]] * tail
-        assert len(joints) == length
+            self.push_tensor(frame)
+            frames.append(_frame_outputs(self.last, -1 - self.lag))
+        tail = min(self.lag, len(frames))
+        flush = [_frame_outputs(self.last, position) for position in range(self.window - tail, self.window)]
+        frames = frames[self.lag :] + flush  # frames lag.. as pushed, then the flush
         return {
-            "joints": torch.stack(joints),
-            "theta": None if thetas[0] is None else torch.stack(thetas),
-            "beta": None if betas[0] is None else torch.stack(betas),
+            key: None if frames[0][key] is None else torch.stack([f[key] for f in frames])
+            for key in ("joints", "theta", "beta")
         }
+
+
+def _frame_outputs(out: NetOutput, position: int) -> dict[str, Tensor | None]:
+    """Joints (21,3), theta (48,) and beta (10,) of one window position of a batch-1 output (copies)."""
+    return {
+        "joints": out.joints[0, position].clone(),
+        "theta": None if out.theta is None else out.theta[0, position].clone(),
+        "beta": None if out.beta is None else out.beta[0].clone(),
+    }

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -126,3 +127,19 @@ def test_a_lag_returns_the_frame_lag_frames_back_seeing_its_future(refiner: Refi
     np.testing.assert_allclose(whole[-lag:].numpy(), windows[-1, T - lag :].numpy(), atol=ATOL)  # the flush
     with pytest.raises(ValueError, match="lag"):
         StreamingRefiner(refiner, window=T, lag=T)
+
+
+def test_online_refine_command_with_a_lag(tmp_path: Path, checkpoint: Path, refiner: Refiner, hand, capsys) -> None:
+    sequence = hand(35, seed=9)
+    np.savez(tmp_path / "seq.npz", pred=sequence)
+    args = ["refine", "--ckpt", str(checkpoint), "--device", "cpu", "--input", str(tmp_path / "seq.npz")]
+    main([*args, "--output", str(tmp_path / "lag.npz"), "--online", "true", "--lag", "4"])
+    assert "read 4 frames back" in capsys.readouterr().out
+    expected = StreamingRefiner(refiner, lag=4).refine_sequence(torch.from_numpy(sequence.astype(np.float32)))
+    with np.load(tmp_path / "lag.npz") as lagged:
+        np.testing.assert_allclose(lagged["refined"], expected["joints"].numpy(), atol=1e-3)
+    for bad, message in ((["--lag", "2"], "add --online"), (["--online", "true", "--lag", "27"], r"\[0, 26\]")):
+        with pytest.raises(SystemExit):
+            main([*args, "--output", str(tmp_path / "bad.npz"), *bad])
+        assert re.search(message, capsys.readouterr().err)
+        assert not (tmp_path / "bad.npz").exists()
