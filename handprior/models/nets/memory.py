@@ -19,10 +19,9 @@ beta (B,10) is read from the memory by :class:`BetaHead` (mean over tokens -> LN
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
-from handprior.models.nets.dstformer import LN_EPS, MLPSublayer
+from handprior.models.nets.dstformer import LN_EPS, MLPSublayer, attend
 
 MEMORY_STYLES = ("prior", "vit")
 
@@ -45,7 +44,7 @@ class CrossAttention(nn.Module):
         T, H = context.shape[1], self.num_heads
         q = self.q(query).view(B, M, H, C // H).transpose(1, 2)  # (B,H,M,C/H)
         k, v = self.kv(context).view(B, T, 2, H, C // H).permute(2, 0, 3, 1, 4)  # 2 x (B,H,T,C/H)
-        out = F.scaled_dot_product_attention(q, k, v)  # (B,H,M,C/H)
+        out = attend(q, k, v)  # (B,H,M,C/H)
         out = out.transpose(1, 2).reshape(B, M, C)  # (B,M,C)
         return self.drop(self.proj(out))
 
