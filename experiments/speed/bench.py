@@ -12,13 +12,15 @@ theta, beta), so every parameter gets a gradient; the "training_step" row is Han
 the MANO vertex loss) on real synthetic batches. Inference = forward under ``torch.inference_mode``. Latency =
 one window at batch 1. FLOPs are counted by ``torch.utils.flop_counter.FlopCounterMode`` (matmuls, attention,
 batched matmuls; elementwise work is not counted), and MFU = achieved FLOP/s / the measured FLOP/s of a large
-matmul in the same precision. Times are medians after warm-up.
+matmul in the same precision. Times are medians after warm-up; the networks of a table are timed round-robin
+(one step of each per round), so that a machine whose speed drifts slows them alike.
 """
 
 from __future__ import annotations
 
 import argparse
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,7 +29,15 @@ from torch import Tensor, nn
 
 from experiments.speed import attention_kernels, dtc_formulations
 from experiments.speed.param_count import BACKBONE, count, paper_size
-from experiments.speed.timing import autocast, count_flops, machine, matmul_peak, median_seconds, percentile
+from experiments.speed.timing import (
+    autocast,
+    count_flops,
+    interleaved_medians,
+    machine,
+    matmul_peak,
+    median_seconds,
+    percentile,
+)
 from handprior.models.nets import HandPriorNet
 
 WINDOW, JOINTS = 27, 21
@@ -75,10 +85,20 @@ def _outputs_loss(out: object) -> Tensor:
     return sum(p.float().abs().mean() for p in parts if p is not None)
 
 
-def measure(
-    net: nn.Module, batch: int, infer_batch: int, s: Settings, latency_runs: int, repeats: int, warmup: int
-) -> NetSpeed:
-    """Train step, inference and (if ``latency_runs``) batch-1 latency of ``net``: medians of ``repeats``."""
+@dataclass
+class Probe:
+    """One network with its timed calls."""
+
+    net: nn.Module
+    train_step: Callable[[], None]
+    infer: Callable[[], None]
+    infer_one: Callable[[], None]
+    x: Tensor
+    xi: Tensor
+
+
+def probe(net: nn.Module, batch: int, infer_batch: int, s: Settings) -> Probe:
+    """A train step (forward + backward + AdamW) and inference calls for ``net`` on random windows."""
     net = net.to(s.device)
     optimizer = torch.optim.AdamW(net.parameters(), lr=1e-4)
     x = torch.randn(batch, WINDOW, JOINTS, 3, device=s.device)
@@ -95,19 +115,44 @@ def measure(
         with torch.inference_mode(), autocast(s.device, s.bf16):
             net(inputs)
 
-    net.train()
-    train_flops = count_flops(train_step)
-    train_s = median_seconds(train_step, repeats, warmup, s.device)
-    net.eval()
-    with autocast(s.device, s.bf16):  # forward FLOPs; FlopCounterMode's module tracker needs autograd on
-        infer_flops = count_flops(lambda: net(xi))
-    infer_s = median_seconds(infer, repeats, warmup, s.device)
-    lat = None
-    if latency_runs:
-        one = xi[:1]
-        runs = [median_seconds(lambda: infer(one), 1, 0, s.device) for _ in range(latency_runs + 2)][2:]
-        lat = (percentile(runs, 50) * 1e3, percentile(runs, 95) * 1e3)
-    return NetSpeed(count(net), batch, train_s, train_flops, infer_batch, infer_s, infer_flops, lat)
+    return Probe(net, train_step, infer, lambda: infer(xi[:1]), x, xi)
+
+
+def measure(
+    nets: dict[str, nn.Module],
+    batch: int,
+    infer_batch: int,
+    s: Settings,
+    latency: dict[str, int],
+    repeats: int,
+    warmup: int,
+) -> dict[str, NetSpeed]:
+    """Train step and inference medians of several networks, timed round-robin (see ``interleaved_medians``), and
+    batch-1 latency of the networks named in ``latency`` (name -> runs)."""
+    probes = {name: probe(net, batch, infer_batch, s) for name, net in nets.items()}
+    train_flops, infer_flops = {}, {}
+    for name, p in probes.items():
+        p.net.train()
+        train_flops[name] = count_flops(p.train_step)
+        p.net.eval()
+        with autocast(s.device, s.bf16):  # forward FLOPs; FlopCounterMode's module tracker needs autograd on
+            infer_flops[name] = count_flops(lambda p=p: p.net(p.xi))
+    for p in probes.values():
+        p.net.train()
+    train_s = interleaved_medians({n: p.train_step for n, p in probes.items()}, repeats, warmup, s.device)
+    for p in probes.values():
+        p.net.eval()
+    infer_s = interleaved_medians({n: p.infer for n, p in probes.items()}, repeats, warmup, s.device)
+    speeds = {}
+    for name, p in probes.items():
+        lat = None
+        if latency.get(name):
+            runs = [median_seconds(p.infer_one, 1, 0, s.device) for _ in range(latency[name] + 2)][2:]
+            lat = (percentile(runs, 50) * 1e3, percentile(runs, 95) * 1e3)
+        speeds[name] = NetSpeed(
+            count(p.net), batch, train_s[name], train_flops[name], infer_batch, infer_s[name], infer_flops[name], lat
+        )
+    return speeds
 
 
 def throughput_table(speeds: dict[str, NetSpeed], peak: float) -> Table:
@@ -230,7 +275,7 @@ def settings(args: argparse.Namespace) -> Settings:
     return Settings(
         device=device,
         bf16=args.bf16,
-        repeats=2 if quick else 5,
+        repeats=2 if quick else 9,
         warmup=1 if quick else 2,
         latency_runs=10 if quick else 50,
         batch=args.batch,
@@ -259,17 +304,17 @@ def main() -> None:
     s = settings(args)
     info = machine(s.device)
     peak = matmul_peak(s.device, s.bf16)
-    speeds = {}
-    for name, kwargs in ADDITIONS.items():
-        latency = s.latency_runs if name in ("backbone (MotionBERT DSTformer)", "full model") else 0
-        speeds[name] = measure(HandPriorNet(**kwargs), s.batch, s.infer_batch, s, latency, s.repeats, s.warmup)
+    ends = ("backbone (MotionBERT DSTformer)", "full model")
+    nets = {name: HandPriorNet(**kwargs) for name, kwargs in ADDITIONS.items()}
+    latency = {name: s.latency_runs for name in ends}
+    speeds = measure(nets, s.batch, s.infer_batch, s, latency, s.repeats, s.warmup)
     cpu_speeds = dict(speeds)
-    repeats, warmup = (2, 1) if s.device.type == "cpu" else (s.repeats, s.warmup)  # seconds per step on CPU
-    for name, kwargs in (("paper size, backbone", BACKBONE), ("paper size, full model", {})):
-        label = f"{name} (B={s.paper_batch})"
-        net = HandPriorNet(**{**paper_size(), **kwargs})
-        speeds[label] = measure(net, s.paper_batch, s.paper_batch, s, min(5, s.latency_runs), repeats, warmup)
-        del net
+    repeats, warmup = (5, 1) if s.device.type == "cpu" else (s.repeats, s.warmup)  # seconds per step on CPU
+    paper = {"paper size, backbone": BACKBONE, "paper size, full model": {}}
+    nets = {f"{name} (B={s.paper_batch})": HandPriorNet(**{**paper_size(), **kw}) for name, kw in paper.items()}
+    latency = {name: min(5, s.latency_runs) for name in nets}
+    speeds.update(measure(nets, s.paper_batch, s.paper_batch, s, latency, repeats, warmup))
+    del nets
     speeds = {(k if k.startswith("paper") else f"CPU size: {k}"): v for k, v in speeds.items()}
     tables = [
         throughput_table(speeds, peak),

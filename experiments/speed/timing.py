@@ -60,6 +60,26 @@ def median_seconds(fn: Callable[[], object], repeats: int, warmup: int, device: 
     return statistics.median(times)
 
 
+def interleaved_medians(
+    fns: dict[str, Callable[[], object]], repeats: int, warmup: int, device: torch.device
+) -> dict[str, float]:
+    """Median wall time of each function, timed round-robin (one call of each per round) after ``warmup``
+    rounds, so that a machine whose speed drifts (a shared VM) slows every function alike and ratios between
+    them stay fair."""
+    for _ in range(warmup):
+        for fn in fns.values():
+            fn()
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            synchronize(device)
+            start = time.perf_counter()
+            fn()
+            synchronize(device)
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(t) for name, t in times.items()}
+
+
 def percentile(values: list[float], q: float) -> float:
     """The q-th percentile (0..100) of ``values``, linear interpolation."""
     ordered = sorted(values)
