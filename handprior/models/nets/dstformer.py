@@ -44,7 +44,7 @@ def attend(q: Tensor, k: Tensor, v: Tensor) -> Tensor:
 
     On a GPU this is ``scaled_dot_product_attention`` (fused flash / memory-efficient kernels). On the CPU it is
     :func:`explicit_attention`: for the short token sets here (J=21 joints or T=27 frames, plus memory tokens)
-    PyTorch's CPU flash kernel is 1.5-3.5x slower, forward+backward, than two batched matmuls and a softmax
+    PyTorch's CPU flash kernel is 1.1-3x slower, forward+backward, than two batched matmuls and a softmax
     (``python -m experiments.speed.attention_kernels``).
     """
     if q.device.type == "cpu":
