@@ -7,38 +7,23 @@ with 8 hand prior memory tokens as extra keys/values.
 
 ``handprior.models.nets.dstformer.attend`` takes the explicit product on the CPU and the fused kernels on a GPU;
 this script is the measurement behind that choice. q, k and v are contiguous (B*G,H,N,D) tensors of the CPU-sized
-(C=32, 2 heads) and the paper-sized (C=512, 8 heads) network; times are medians after two warm-up passes.
+(C=32, 2 heads) and the paper-sized (C=512, 8 heads) network; times are medians after two warm-up passes
+(``experiments.speed.timing.median_seconds``).
 """
 
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
 
+from experiments.speed.timing import median_seconds
 from handprior.models.nets.dstformer import explicit_attention
 
 SIZES = {"CPU size": (32, 2), "paper size": (512, 8)}  # dim, heads
 KERNELS: dict[str, Callable] = {"fused SDPA": F.scaled_dot_product_attention, "explicit": explicit_attention}
-
-
-def _median_ms(fn: Callable[[], None], repeats: int, device: torch.device) -> float:
-    for _ in range(2):
-        fn()
-    times = []
-    for _ in range(repeats):
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        start = time.perf_counter()
-        fn()
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times) * 1e3
 
 
 def bench(
@@ -56,7 +41,8 @@ def bench(
             grad = torch.randn(shape, device=device)
             ms = {}
             for name, kernel in KERNELS.items():
-                ms[name] = _median_ms(lambda f=kernel, a=(q, k, v), g=grad: f(*a).backward(g), repeats, device)
+                step = lambda f=kernel, a=(q, k, v), g=grad: f(*a).backward(g)  # noqa: E731 (binds this loop's tensors)
+                ms[name] = median_seconds(step, repeats, 2, device) * 1e3
             rows.append([f"{label}: B={batch}", axis, f"{tokens} + {memory}", f"{ms['fused SDPA']:,.2f}",
                          f"{ms['explicit']:,.2f}", f"{ms['fused SDPA'] / ms['explicit']:.2f}"])  # fmt: skip
     return rows

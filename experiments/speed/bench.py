@@ -93,7 +93,6 @@ class Probe:
     train_step: Callable[[], None]
     infer: Callable[[], None]
     infer_one: Callable[[], None]
-    x: Tensor
     xi: Tensor
 
 
@@ -115,7 +114,7 @@ def probe(net: nn.Module, batch: int, infer_batch: int, s: Settings) -> Probe:
         with torch.inference_mode(), autocast(s.device, s.bf16):
             net(inputs)
 
-    return Probe(net, train_step, infer, lambda: infer(xi[:1]), x, xi)
+    return Probe(net, train_step, infer, lambda: infer(xi[:1]), xi)
 
 
 def measure(

@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import argparse
 import inspect
-import statistics
-import time
 from collections.abc import Callable
 
 import torch
 from torch import nn
 
+from experiments.speed.timing import median_seconds
 from handprior.models.nets.dstformer import AttentionSublayer
 from handprior.models.nets.dtc import FORMULATIONS, DTCSublayer
 from handprior.models.nets.handprior_net import HandPriorNet
@@ -34,22 +33,8 @@ PAPER = {"dim": 512, "num_heads": 8, "dtc_groups": 8, "dtc_kernel": 8}
 
 
 def time_fwd_bwd(fn: Callable[[], torch.Tensor], repeats: int, device: torch.device) -> float:
-    """Median seconds of fn() + backward."""
-
-    def sync() -> None:
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-
-    for _ in range(2):
-        fn().sum().backward()
-    times = []
-    for _ in range(repeats):
-        sync()
-        start = time.perf_counter()
-        fn().sum().backward()
-        sync()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    """Median seconds of fn() + backward, after two warm-up passes."""
+    return median_seconds(lambda: fn().sum().backward(), repeats, 2, device)
 
 
 def randomise(sub: DTCSublayer) -> DTCSublayer:

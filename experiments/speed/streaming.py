@@ -89,7 +89,9 @@ def main() -> None:
     ms = [s * 1e3 for s in stream.latencies]
     print(f"model: {note}")
     mode = "torch.compile" if args.compile else "eager"
-    print(f"CPU {cpu_model()}, {torch.get_num_threads()} threads, torch {torch.__version__}, window {stream.window}, {mode}, lag {stream.lag}")
+    print(
+        f"CPU {cpu_model()}, {torch.get_num_threads()} threads, torch {torch.__version__}, window {stream.window}, {mode}, lag {stream.lag}"
+    )
     print(f"{count} test sequences, {len(ms)} frames streamed one at a time")
     print(f"per-frame latency: median {percentile(ms, 50):.2f} ms, p95 {percentile(ms, 95):.2f} ms, "
           f"max {max(ms):.2f} ms ({1e3 / percentile(ms, 50):.0f} frames/s at the median)")  # fmt: skip
