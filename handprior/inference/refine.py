@@ -151,8 +151,6 @@ class Refiner:
             raise HandpriorInputError(f"interpolate_gaps must be >= 0, got {interpolate_gaps}", source)
         if not online and (lag or compile):
             raise HandpriorInputError("lag and compile apply to online (streaming) refinement: add --online")
-        if not 0 <= lag < self.window:
-            raise HandpriorInputError(f"lag must be in [0, {self.window - 1}] (the window is {self.window}), got {lag}")
         array = joints.detach().cpu().numpy() if isinstance(joints, Tensor) else np.asarray(joints)
         check_layout(array, "joints", source)
         if len(array) == 0:
@@ -169,7 +167,10 @@ class Refiner:
             delay = f", read {lag} frames back (it sees {lag} frames after it)" if lag else ""
             notes.append(f"online: each frame refined from a causal window of {self.window} frames (itself and the "
                          f"frames before it; the first frame repeated before the start){delay}")  # fmt: skip
-            stream = StreamingRefiner(self.model, self.window, compile=compile, lag=lag)
+            try:
+                stream = StreamingRefiner(self.model, self.window, compile=compile, lag=lag)
+            except ValueError as error:  # the lag's range is StreamingRefiner's to check
+                raise HandpriorInputError(str(error), source) from None
             out = stream.refine_sequence(torch.from_numpy(mm).to(self.device))
         else:
             if len(mm) < self.window and not getattr(self.model.net, "sequence_level", False):

@@ -74,7 +74,7 @@ def sample_gather(v: Tensor, idx: Tensor, w: Tensor, pad: int) -> Tensor:
     series_group = torch.arange(S * G, device=v.device).view(1, 1, S, G, 1)
     K = idx.shape[-1] // 2
     y = v.new_zeros(B, T, S, G, D)
-    for c in range(2):  # the samples two at a time would repeat rows; K samples per gather (one neighbour each)
+    for c in range(2):  # one gather per interpolation neighbour: entries c, c+2, ... are its K samples
         i, wi = idx[..., c::2], w[..., c::2]  # (B,T,S,G,K)
         flat = (i * (S * G) + series_group).reshape(B, -1, 1).expand(-1, -1, D)  # (B,T*S*G*K,D)
         vals = torch.gather(rows, 1, flat).view(B, T, S, G, K, D)  # (B,T,S,G,K,D)
