@@ -39,6 +39,7 @@ from experiments.speed.timing import (
     percentile,
 )
 from handprior.models.nets import HandPriorNet
+from handprior.training.optimizer import adamw
 
 WINDOW, JOINTS = 27, 21
 ADDITIONS = {  # the backbone plus one of the paper's additions at a time
@@ -99,7 +100,7 @@ class Probe:
 def probe(net: nn.Module, batch: int, infer_batch: int, s: Settings) -> Probe:
     """A train step (forward + backward + AdamW) and inference calls for ``net`` on random windows."""
     net = net.to(s.device)
-    optimizer = torch.optim.AdamW(net.parameters(), lr=1e-4)
+    optimizer = adamw(net.parameters(), lr=1e-4)
     x = torch.randn(batch, WINDOW, JOINTS, 3, device=s.device)
     xi = torch.randn(infer_batch, WINDOW, JOINTS, 3, device=s.device)
 
@@ -222,7 +223,7 @@ def pipeline_table(s: Settings) -> Table:
     load(2)
     load_s = median_seconds(lambda: load(s.data_batches), 1, 0, s.device) / s.data_batches
     model = HandRefiner(net=HandPriorNet()).to(s.device)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
+    optimizer = adamw(model.parameters(), lr=1e-4)
     batch = {k: v.to(s.device) if isinstance(v, Tensor) else v for k, v in load(1)[0].items()}
 
     def step() -> None:

@@ -23,6 +23,7 @@ from handprior.metrics.modules import MPJPE, MPVPE, AccelError
 from handprior.models.checkpoint import check_compatible
 from handprior.models.losses import LossWeights, accel_loss, param_loss, position_loss, root_relative
 from handprior.models.nets.output import NetOutput
+from handprior.training.optimizer import adamw
 
 STAGES = ("val", "test")
 REFINED_METRICS = ("mpjpe", "mpvpe", "accel")
@@ -312,7 +313,7 @@ class HandRefiner(L.LightningModule):
         params = [p for p in self.parameters() if p.requires_grad]
         if not params:
             raise ValueError(f"{type(self.net).__name__} has no trainable parameters: use `handprior test` for it")
-        optimizer = torch.optim.AdamW(params, lr=self.hparams.lr, weight_decay=self.hparams.weight_decay)
+        optimizer = adamw(params, lr=self.hparams.lr, weight_decay=self.hparams.weight_decay)
         total = max(1, int(self.trainer.estimated_stepping_batches))
         warmup, floor = self.hparams.warmup_steps, self.hparams.min_lr_ratio
 

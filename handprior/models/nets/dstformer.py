@@ -106,23 +106,15 @@ class Attention(nn.Module):
         # C-wide transpose of the input instead of permuting the 3C-wide q/k/v)
         tokens = x if axis == "spatial" else x.transpose(1, 2)  # (B,G,N,C)
         G, N = tokens.shape[1], tokens.shape[2]
-        if memory is None:
-            q, k, v = self.qkv(tokens).view(B * G, N, 3, H, D).unbind(2)  # 3 x (B*G,N,H,D): strided views
-        else:
+        if memory is not None and memory_query:  # ViT style: the memory tokens are queries too
             M = memory.shape[1]
-            # the memory joins every group's tokens *before* the projection: one C-wide copy, and k/v come out of
-            # the GEMM already in place (cheaper than copying the 2C-wide k/v of tokens and memory into a buffer)
-            ext = x.new_empty(B, G, N + M, C)  # (B,G,N+M,C)
-            ext[:, :, :N] = tokens
-            ext[:, :, N:] = memory.unsqueeze(1)  # broadcast over the groups
-            if memory_query:  # ViT style: the memory tokens are queries too
-                q, k, v = self.qkv(ext).view(B * G, N + M, 3, H, D).unbind(2)  # 3 x (B*G,N+M,H,D)
-            else:  # prior style: keys/values only; the query and key/value rows of the one qkv Linear
-                w_q, w_kv = self.qkv.weight.split([C, 2 * C])
-                b_q, b_kv = self.qkv.bias.split([C, 2 * C])
-                q = F.linear(tokens, w_q, b_q).view(B * G, N, H, D)  # (B*G,N,H,D)
-                k, v = F.linear(ext, w_kv, b_kv).view(B * G, N + M, 2, H, D).unbind(2)  # 2 x (B*G,N+M,H,D)
-        out = attend(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2)).transpose(1, 2)  # (B*G,Nq,H,D)
+            ext = torch.cat([tokens, memory.unsqueeze(1).expand(B, G, M, C)], dim=2)  # (B,G,N+M,C)
+            q, k, v = self.qkv(ext).view(B * G, N + M, 3, H, D).permute(2, 0, 3, 1, 4)  # 3 x (B*G,H,N+M,D)
+        else:
+            q, k, v = self.qkv(tokens).view(B * G, N, 3, H, D).permute(2, 0, 3, 1, 4)  # 3 x (B*G,H,N,D) views
+            if memory is not None:  # prior style: the memory joins the keys and values only
+                k, v = self._with_memory_keys(k, v, memory, B, G)  # 2 x (B*G,H,N+M,D)
+        out = attend(q, k, v).transpose(1, 2)  # (B*G,Nq,H,D)
         mem_out = None
         if memory is not None and memory_query:
             mem_out = out[:, N:].reshape(B, G, M, C).mean(dim=1)  # (B,M,C)
@@ -130,6 +122,22 @@ class Attention(nn.Module):
             out = out[:, :N]  # (B*G,N,H,D)
         out = self.drop(self.proj(out.reshape(B, G, N, C)))  # (B,G,N,C)
         return (out if axis == "spatial" else out.transpose(1, 2)), mem_out  # (B,T,J,C)
+
+    def _with_memory_keys(self, k: Tensor, v: Tensor, memory: Tensor, B: int, G: int) -> tuple[Tensor, Tensor]:
+        """Token keys/values (B*G,H,N,D) of G groups per batch item, extended by the memory's keys/values.
+
+        The memory (B,M,C) is projected once per batch item (not once per group) and broadcast to the groups;
+        the concatenation is the one copy that puts k and v in batched-matmul order (B*G,H,N+M,D).
+        """
+        C = memory.shape[-1]
+        H, D = self.num_heads, C // self.num_heads
+        w_kv, b_kv = self.qkv.weight[C:], self.qkv.bias[C:]
+        mk, mv = F.linear(memory, w_kv, b_kv).view(B, 1, -1, 2, H, D).permute(3, 0, 1, 4, 2, 5)  # 2 x (B,1,H,M,D)
+        N, M = k.shape[2], memory.shape[1]
+        groups = (B, G, H, -1, D)
+        k = torch.cat([k.view(groups), mk.expand(B, G, H, M, D)], dim=3)  # (B,G,H,N+M,D)
+        v = torch.cat([v.view(groups), mv.expand(B, G, H, M, D)], dim=3)
+        return k.view(B * G, H, N + M, D), v.view(B * G, H, N + M, D)
 
 
 class AttentionSublayer(nn.Module):

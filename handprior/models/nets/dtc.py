@@ -13,89 +13,130 @@ C/G channels and K taps:
 
 The module also accepts x (B,T,S,C), e.g. (B,T,J,C): each of the S series is its own sequence, which spares the
 joint level two transposes of the residual stream. offset_proj, mod_proj and output_proj's bias start at zero,
-so a fresh DTC outputs exactly zero (m = 0) and a residual DTC sublayer leaves its input unchanged. Everything is vectorised
-over time, taps and groups; two equivalent formulations of the sampling step are implemented:
+so a fresh DTC outputs exactly zero (m = 0) and a residual DTC sublayer leaves its input unchanged.
 
-- ``"gather"``: gather the two neighbouring frames of every tap, weight them, sum over taps;
-- ``"matrix"``: scatter-add every tap's two interpolation weights into a matrix W[t, f] per sequence and group
-  (f over the frames zero-padded on both sides, so no masks are needed), then one batched matmul y = W @ v.
+The three input projections run as one GEMM; the sampling step reads its output ``proj`` (B,T,S,C+2GK) and is
+vectorised over time, taps and groups. Every sequence is padded with one zero frame on either side, and every
+sample whose neighbouring frame lies outside [0, T-1] reads a zero frame (:func:`tap_frames`), so no masks are
+needed. Two equivalent formulations of the sampling step are implemented:
 
-``experiments/speed/dtc_formulations.py`` times both; "matrix" is 1.5-2.5x faster on CPU (about as costly as the
-temporal attention it follows at the CPU size, 0.6-0.7x at the paper size) and is the default.
+- ``"gather"`` (:func:`sample_gather`): gather the two neighbouring frames of every tap, weight them, sum over
+  taps; plain autograd. The test reference.
+- ``"matrix"`` (:class:`MatrixSampling`, the default): scatter-add every tap's two interpolation weights into a
+  matrix W[t, f] per sequence and group, then one batched matmul y = W @ v. A custom autograd function: its
+  backward is two batched matmuls and two gathers, and it writes the gradients of v, offsets and modulation
+  straight into one buffer shaped like ``proj`` (autograd would save a dozen intermediates and concatenate
+  the three gradients).
+
+``experiments/speed/dtc_formulations.py`` times both against the temporal attention the DTC follows.
 """
 
 from __future__ import annotations
 
-import math
-
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+from torch.autograd.function import FunctionCtx, once_differentiable
 
 FORMULATIONS = ("matrix", "gather")
 DEFAULT_FORMULATION = "matrix"
 
 
-def frame_padding(kernel_size: int, max_offset: float) -> int:
-    """How far outside [0, T-1] a tap's two neighbouring frames can fall (at most (K-1)/2 + max_offset + 1)."""
-    return math.ceil((kernel_size - 1) / 2 + max_offset) + 1
+def split_projection(proj: Tensor, groups: int, kernel_size: int) -> tuple[Tensor, Tensor, Tensor]:
+    """The value, offset and modulation parts of the fused projection, one sequence per (series, group).
 
-
-def sampling_weights(offset: Tensor, mod: Tensor, kernel_size: int, max_offset: float) -> tuple[Tensor, Tensor]:
-    """Frames and weights that the taps read.
-
-    offset, mod: (B,T,S,G,K) raw offsets (frames) and modulation scalars.
-    Returns (idx, w), each (B,T,S,G,2K): for tap k, entries 2k and 2k+1 are the frames floor(p) and floor(p)+1
-    shifted by :func:`frame_padding` (so always >= 0; an index past the padded sequence's real frames, i.e.
-    outside [pad, pad+T-1], reads zero padding) and their weights, modulation x linear interpolation weight.
+    proj: (B,T,S,C+2GK) -> v (B,S,G,T,C/G), offset (B,S,G,T,K), mod (B,S,G,T,K): permuted views, nothing copied.
     """
-    T = offset.shape[1]
-    pad = frame_padding(kernel_size, max_offset)
-    delta = offset.clamp(-max_offset, max_offset)  # (B,T,S,G,K)
-    t = torch.arange(T, device=offset.device, dtype=offset.dtype).view(1, T, 1, 1, 1)
+    G, K = groups, kernel_size
+    C = proj.shape[-1] - 2 * G * K
+    v, offset, mod = proj.split([C, G * K, G * K], dim=-1)
+    v = v.unflatten(-1, (G, C // G)).permute(0, 2, 3, 1, 4)  # (B,S,G,T,C/G)
+    offset = offset.unflatten(-1, (G, K)).permute(0, 2, 3, 1, 4)  # (B,S,G,T,K)
+    mod = mod.unflatten(-1, (G, K)).permute(0, 2, 3, 1, 4)  # (B,S,G,T,K)
+    return v, offset, mod
+
+
+def tap_frames(offset: Tensor, kernel_size: int, max_offset: float) -> tuple[Tensor, Tensor, Tensor]:
+    """The two frames every tap reads, and the interpolation weight of the later one.
+
+    offset: (...,T,K) raw offsets in frames (time on the second-last axis). Returns i0, i1 (...,T,K) int64: the
+    columns of floor(p) and floor(p)+1 in the sequence padded with one zero frame on either side (frame f is
+    column f+1; a neighbour outside [0, T-1] reads zero column 0 or T+1), and frac = p - floor(p) (...,T,K),
+    differentiable in the offset, in at least float32. Sample value: (1-frac) * col[i0] + frac * col[i1].
+    """
+    T = offset.shape[-2]
+    # positions in at least float32: in bf16 a position near frame 27 would be rounded to 1/8 of a frame
+    offset = offset.to(torch.promote_types(offset.dtype, torch.float32))
     grid = torch.arange(kernel_size, device=offset.device, dtype=offset.dtype) - (kernel_size - 1) / 2  # (K,)
-    p = (t + grid) + delta  # (B,T,S,G,K) sampling positions
+    base = torch.arange(1, T + 1, device=offset.device, dtype=offset.dtype).unsqueeze(1) + grid  # (T,K), +1 pad
+    p = offset.clamp(-max_offset, max_offset) + base  # (...,T,K) positions in padded columns
     p0 = torch.floor(p)
-    weighted_frac = mod * (p - p0)  # (B,T,S,G,K); the gradient of p flows through the fraction
-    w = torch.stack((mod - weighted_frac, weighted_frac), dim=-1)  # (B,T,S,G,K,2): mod*(1-frac), mod*frac
-    i0 = (p0.long() + pad).clamp_(0, T + 2 * pad - 2)  # (B,T,S,G,K); the clamp only guards non-finite offsets
-    idx = torch.stack((i0, i0 + 1), dim=-1)  # (B,T,S,G,K,2)
-    return idx.flatten(-2), w.flatten(-2)  # (B,T,S,G,2K) each
+    frac = p - p0  # the gradient of p flows through the fraction
+    i0 = p0.long()  # (...,T,K)
+    return i0.clamp(0, T + 1), (i0 + 1).clamp_(0, T + 1), frac
 
 
-def sample_gather(v: Tensor, idx: Tensor, w: Tensor, pad: int) -> Tensor:
-    """y[b,t,s,g] = sum_n w[b,t,s,g,n] * vp[b, idx[b,t,s,g,n], s, g] by gathering the sampled frames, where vp is
-    v with ``pad`` zero frames on either side.
+def sample_gather(proj: Tensor, groups: int, kernel_size: int, max_offset: float) -> Tensor:
+    """Sampling step by gathering the two neighbouring frames of every tap: proj (B,T,S,C+2GK) -> y (B,T,S,C).
 
-    v: (B,T,S,G,D); idx, w: (B,T,S,G,N) padded frames and weights of N samples -> (B,T,S,G,D).
+    Plain autograd; it materialises (B,S,G,T,K,C/G) per neighbour, so it is the slower formulation.
     """
-    B, T, S, G, D = v.shape
-    rows = F.pad(v, (0, 0, 0, 0, 0, 0, pad, pad)).reshape(B, -1, D)  # (B,(T+2*pad)*S*G,D), row (f*S+s)*G+g
-    series_group = torch.arange(S * G, device=v.device).view(1, 1, S, G, 1)
-    K = idx.shape[-1] // 2
-    y = v.new_zeros(B, T, S, G, D)
-    for c in range(2):  # one gather per interpolation neighbour: entries c, c+2, ... are its K samples
-        i, wi = idx[..., c::2], w[..., c::2]  # (B,T,S,G,K)
-        flat = (i * (S * G) + series_group).reshape(B, -1, 1).expand(-1, -1, D)  # (B,T*S*G*K,D)
-        vals = torch.gather(rows, 1, flat).view(B, T, S, G, K, D)  # (B,T,S,G,K,D)
-        y = y + (wi.unsqueeze(-1) * vals).sum(dim=4)  # summed over the K samples
-    return y
+    B, T, S, _ = proj.shape
+    v, offset, mod = split_projection(proj, groups, kernel_size)  # (B,S,G,T,D), (B,S,G,T,K) x2
+    i0, i1, frac = tap_frames(offset, kernel_size, max_offset)  # (B,S,G,T,K) each
+    w1 = mod * frac
+    vp = F.pad(v, (0, 0, 1, 1))  # (B,S,G,T+2,D): one zero frame on either side
+    D = v.shape[-1]
+    y = v.new_zeros(v.shape)
+    for index, w in ((i0, mod - w1), (i1, w1)):  # the two neighbours of every tap, K taps at a time
+        rows = index.flatten(-2).unsqueeze(-1).expand(*index.shape[:-2], -1, D)  # (B,S,G,T*K,D)
+        vals = vp.gather(3, rows).unflatten(3, (T, kernel_size))  # (B,S,G,T,K,D)
+        y = y + (w.unsqueeze(-1) * vals).sum(dim=-2)  # summed over the K taps
+    return y.permute(0, 3, 1, 2, 4).reshape(B, T, S, -1).to(proj.dtype)  # (B,S,G,T,D) -> (B,T,S,C)
 
 
-def sample_matrix(v: Tensor, idx: Tensor, w: Tensor, pad: int) -> Tensor:
-    """The same as :func:`sample_gather`, through an interpolation matrix and one batched matmul.
+class MatrixSampling(torch.autograd.Function):
+    """Sampling step through an interpolation matrix: proj (B,T,S,C+2GK) -> y (B,T,S,C), with its own backward.
 
-    W[b,s,g,t,f] = sum of the weights of the samples of (t, s, g) that read padded frame f; y = W @ vp per
-    (b, s, g), vp being v with ``pad`` zero frames on either side (no masks, no slicing of W).
+    Forward: W[b,s,g,t,f] = sum of the weights of the taps of (t, s, g) that read padded column f (scatter-add),
+    y = W @ vp per (b, s, g), vp being v padded with one zero frame on either side.
+    Backward, for dL/dy = gy (B,S,G,T,D): dW = gy @ vp^T and dvp = W^T @ gy (batched matmuls); the two
+    columns a tap reads give dw0 = dW[i0], dw1 = dW[i1] (gathers); with w0 = m (1 - frac), w1 = m frac:
+    dm = dw0 + frac (dw1 - dw0), doffset = m (dw1 - dw0) where the offset is inside the clamp, else 0.
     """
-    B, T, S, G, D = v.shape
-    F_ = T + 2 * pad
-    # one in-place scatter-add into a fresh matrix; the permuted index and weight views are read in place
-    W = v.new_zeros(B, S, G, T, F_).scatter_add_(4, idx.permute(0, 2, 3, 1, 4), w.permute(0, 2, 3, 1, 4))
-    vp = v.new_zeros(B, S, G, F_, D)  # (B,S,G,T+2*pad,D)
-    vp[:, :, :, pad : pad + T] = v.permute(0, 2, 3, 1, 4)  # the one copy that puts the frames in matmul order
-    y = W @ vp  # (B,S,G,T,T+2*pad) @ (B,S,G,T+2*pad,D) -> (B,S,G,T,D)
-    return y.permute(0, 3, 1, 2, 4)  # (B,T,S,G,D)
+
+    @staticmethod
+    def forward(ctx: FunctionCtx, proj: Tensor, groups: int, kernel_size: int, max_offset: float) -> Tensor:
+        B, T, S, _ = proj.shape
+        v, offset, mod = split_projection(proj, groups, kernel_size)  # (B,S,G,T,D), (B,S,G,T,K) x2
+        i0, i1, frac = tap_frames(offset, kernel_size, max_offset)  # (B,S,G,T,K) each
+        w1 = mod * frac  # (B,S,G,T,K), at least float32 like frac
+        W = w1.new_zeros(B, S, groups, T, T + 2)  # (B,S,G,T,T+2)
+        W = W.scatter_add_(4, i0, mod - w1).scatter_add_(4, i1, w1).to(proj.dtype)
+        vp = proj.new_zeros(B, S, groups, T + 2, v.shape[-1])  # (B,S,G,T+2,D)
+        vp[:, :, :, 1 : T + 1] = v  # the one copy that puts the frames in matmul order
+        y = W @ vp  # (B,S,G,T,T+2) @ (B,S,G,T+2,D) -> (B,S,G,T,D)
+        ctx.save_for_backward(W, vp, i0, i1, frac, mod, offset.abs() <= max_offset)
+        return y.permute(0, 3, 1, 2, 4).reshape(B, T, S, -1)  # (B,T,S,C)
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx: FunctionCtx, grad_y: Tensor) -> tuple[Tensor | None, ...]:
+        W, vp, i0, i1, frac, mod, inside = ctx.saved_tensors
+        B, S, G, T, D = W.shape[0], W.shape[1], W.shape[2], W.shape[3], vp.shape[-1]
+        K = i0.shape[-1]
+        # (B,S,G,T,D), copied once here rather than once by each matmul
+        gy = grad_y.to(W.dtype).view(B, T, S, G, D).permute(0, 2, 3, 1, 4).contiguous()
+        grad_W = gy @ vp.transpose(-1, -2)  # (B,S,G,T,T+2)
+        grad_vp = W.transpose(-1, -2) @ gy  # (B,S,G,T+2,D)
+        g0 = grad_W.gather(4, i0)  # (B,S,G,T,K)
+        diff = grad_W.gather(4, i1) - g0  # (B,S,G,T,K)
+        grad = grad_y.new_empty(B, T, S, G * D + 2 * G * K)  # laid out like proj
+        grad_v, grad_offset, grad_mod = split_projection(grad, G, K)
+        grad_v.copy_(grad_vp[:, :, :, 1 : T + 1])
+        torch.mul(mod * diff, inside, out=grad_offset)
+        torch.addcmul(g0, frac, diff, out=grad_mod)
+        return grad, None, None, None
 
 
 class DynamicTemporalConv(nn.Module):
@@ -146,18 +187,14 @@ class DynamicTemporalConv(nn.Module):
         if x.dim() not in (3, 4):
             raise ValueError(f"DTC expects (B,T,C) or (B,T,S,C), got shape {tuple(x.shape)}")
         series = x if x.dim() == 4 else x.unsqueeze(2)  # (B,T,S,C); S = 1 for (B',T,C)
-        B, T, S, C = series.shape
-        G, K = self.groups, self.kernel_size
         # value, offset and modulation projections as one GEMM (the three Linear modules stay separate)
         weight = torch.cat([self.value_proj.weight, self.offset_proj.weight, self.mod_proj.weight])
         bias = torch.cat([self.value_proj.bias, self.offset_proj.bias, self.mod_proj.bias])
-        v, offset, mod = F.linear(series, weight, bias).split([C, G * K, G * K], dim=-1)
-        v = v.reshape(B, T, S, G, C // G)  # (B,T,S,G,C/G)
-        offset = offset.reshape(B, T, S, G, K)  # (B,T,S,G,K)
-        mod = mod.reshape(B, T, S, G, K)  # (B,T,S,G,K)
-        idx, w = sampling_weights(offset, mod, K, self.max_offset)  # (B,T,S,G,2K) each
-        sample = sample_matrix if self.formulation == "matrix" else sample_gather
-        y = sample(v, idx, w, frame_padding(K, self.max_offset)).reshape(B, T, S, C)  # (B,T,S,G,C/G) -> (B,T,S,C)
+        proj = F.linear(series, weight, bias)  # (B,T,S,C+2GK)
+        if self.formulation == "matrix":
+            y = MatrixSampling.apply(proj, self.groups, self.kernel_size, self.max_offset)  # (B,T,S,C)
+        else:
+            y = sample_gather(proj, self.groups, self.kernel_size, self.max_offset)  # (B,T,S,C)
         out = self.output_proj(y)  # (B,T,S,C)
         return out if x.dim() == 4 else out.squeeze(2)
 

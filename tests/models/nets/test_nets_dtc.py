@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from handprior.models.nets.dtc import FORMULATIONS, DTCSublayer, DynamicTemporalConv
+from handprior.models.nets.dtc import FORMULATIONS, DTCSublayer, DynamicTemporalConv, MatrixSampling
 
 
 def reference_dtc(m: DynamicTemporalConv, x: torch.Tensor) -> torch.Tensor:
@@ -86,6 +86,26 @@ def test_formulations_agree_in_float32() -> None:
     torch.testing.assert_close(xa.grad, xb.grad, rtol=1e-4, atol=1e-4)
     for pa, pb in zip(a.parameters(), b.parameters()):
         torch.testing.assert_close(pa.grad, pb.grad, rtol=1e-4, atol=1e-3)
+
+
+def test_matrix_sampling_in_bfloat16_follows_float32() -> None:
+    """The custom backward keeps the input's dtype (bf16 under autocast on a GPU) and its numbers."""
+    torch.manual_seed(4)
+    proj = torch.randn(2, 27, 3, 8 + 2 * 2 * 4) * 0.7  # (B,T,S,C+2GK), C=8, G=2, K=4; offsets beyond the clamp too
+    r = torch.randn(2, 27, 3, 8)
+    grads = []
+    for dtype in (torch.float32, torch.bfloat16):
+        p = proj.to(dtype).detach().requires_grad_()
+        y = MatrixSampling.apply(p, 2, 4, 2.0)
+        assert y.dtype == dtype
+        (y.float() * r).sum().backward()
+        assert p.grad.dtype == dtype
+        grads.append((y.float(), p.grad.float()))
+    (y32, g32), (y16, g16) = grads
+    torch.testing.assert_close(y16, y32, rtol=0.05, atol=0.05)
+    # the value and modulation parts (offsets: a bf16 position can round across a frame boundary)
+    torch.testing.assert_close(g16[..., :8], g32[..., :8], rtol=0.05, atol=0.05)
+    torch.testing.assert_close(g16[..., -8:], g32[..., -8:], rtol=0.05, atol=0.1)
 
 
 def test_series_layout_equals_flattened_sequences() -> None:
