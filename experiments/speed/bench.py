@@ -171,15 +171,18 @@ def throughput_table(speeds: dict[str, NetSpeed], peak: float) -> Table:
     return "Throughput, latency and MFU", header, rows
 
 
-def additions_table(speeds: dict[str, NetSpeed]) -> Table:
-    """Train step and inference time of each addition relative to the backbone (same batch)."""
-    base = speeds["backbone (MotionBERT DSTformer)"]
-    rows = [
-        [name, f"{r.train_s * 1e3:,.1f}", f"{r.train_s / base.train_s:.2f}", f"{r.infer_s / base.infer_s:.2f}",
-         f"{r.train_flops / base.train_flops:.2f}"]
-        for name, r in speeds.items()
-    ]  # fmt: skip
-    header = ["network (CPU size)", "train step ms", "train x backbone", "infer x backbone", "FLOPs x backbone"]
+def additions_table(groups: dict[str, dict[str, NetSpeed]]) -> Table:
+    """Train step and inference time of each addition relative to the backbone (same size, same batch); each
+    group (a size) lists its backbone first."""
+    rows = []
+    for size, speeds in groups.items():
+        base = next(iter(speeds.values()))
+        rows += [
+            [size, name, f"{r.train_s * 1e3:,.1f}", f"{r.train_s / base.train_s:.2f}", f"{r.infer_s / base.infer_s:.2f}",
+             f"{r.train_flops / base.train_flops:.2f}"]
+            for name, r in speeds.items()
+        ]  # fmt: skip
+    header = ["size", "network", "train step ms", "train x backbone", "infer x backbone", "FLOPs x backbone"]
     return "Cost of each addition (relative to the backbone)", header, rows
 
 
@@ -275,7 +278,7 @@ def settings(args: argparse.Namespace) -> Settings:
     return Settings(
         device=device,
         bf16=args.bf16,
-        repeats=2 if quick else 9,
+        repeats=2 if quick else 21,
         warmup=1 if quick else 2,
         latency_runs=10 if quick else 50,
         batch=args.batch,
@@ -309,16 +312,21 @@ def main() -> None:
     latency = {name: s.latency_runs for name in ends}
     speeds = measure(nets, s.batch, s.infer_batch, s, latency, s.repeats, s.warmup)
     cpu_speeds = dict(speeds)
-    repeats, warmup = (5, 1) if s.device.type == "cpu" else (s.repeats, s.warmup)  # seconds per step on CPU
+    repeats, warmup = (7, 1) if s.device.type == "cpu" else (s.repeats, s.warmup)  # seconds per step on CPU
     paper = {"paper size, backbone": BACKBONE, "paper size, full model": {}}
     nets = {f"{name} (B={s.paper_batch})": HandPriorNet(**{**paper_size(), **kw}) for name, kw in paper.items()}
     latency = {name: min(5, s.latency_runs) for name in nets}
-    speeds.update(measure(nets, s.paper_batch, s.paper_batch, s, latency, repeats, warmup))
+    paper_speeds = measure(nets, s.paper_batch, s.paper_batch, s, latency, repeats, warmup)
+    speeds.update(paper_speeds)
     del nets
+    groups = {
+        f"CPU size, B={s.batch}": cpu_speeds,
+        f"paper size, B={s.paper_batch}": dict(zip(ends, paper_speeds.values())),
+    }
     speeds = {(k if k.startswith("paper") else f"CPU size: {k}"): v for k, v in speeds.items()}
     tables = [
         throughput_table(speeds, peak),
-        additions_table(cpu_speeds),
+        additions_table(groups),
         dtc_table(s),
         attention_table(s),
         pipeline_table(s),
