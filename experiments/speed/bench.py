@@ -1,6 +1,6 @@
 """Speed benchmark (not a test): training and inference throughput, latency, MFU, the cost of each of the
-paper's additions, the DTC against the temporal attention it follows, the attention kernels, and the data pipeline
-against training.
+paper's additions, the DTC against the temporal attention it follows, the attention kernels, the AdamW step, and
+the data pipeline against training.
 
     make bench                                   # = .venv/bin/python -m experiments.speed.bench
     .venv/bin/python -m experiments.speed.bench --quick            # a few iterations (about a minute)
@@ -205,6 +205,25 @@ def attention_table(s: Settings) -> Table:
     return "Attention kernels (forward+backward)", attention_kernels.HEADER, rows
 
 
+def optimizer_table(s: Settings) -> Table:
+    """One AdamW step over the full model's parameters (random gradients): PyTorch's default multi-tensor update
+    against the fused one that ``handprior.training.optimizer.adamw`` picks, timed round-robin."""
+    rows = []
+    for label, kwargs in (("CPU size", {}), ("paper size", paper_size())):
+        net = HandPriorNet(**kwargs).to(s.device)
+        for p in net.parameters():
+            p.grad = torch.randn_like(p)
+        steps = {
+            "default (multi-tensor)": torch.optim.AdamW(net.parameters(), lr=1e-4, foreach=True).step,
+            "fused (handprior's)": adamw(net.parameters(), lr=1e-4).step,
+        }
+        ms = {k: v * 1e3 for k, v in interleaved_medians(steps, s.repeats, s.warmup, s.device).items()}
+        for name, t in ms.items():
+            rows.append([f"{label}: full model, {count(net) / 1e6:.3f} M parameters", name, f"{t:,.2f}"])
+        del net, steps
+    return "AdamW step (full model)", ["size", "update", "ms"], rows
+
+
 def pipeline_table(s: Settings) -> Table:
     """Windows/s of the training DataLoader (+ augmentation) against HandRefiner's real training step."""
     from handprior.data.augment import augment_batch
@@ -329,6 +348,7 @@ def main() -> None:
         additions_table(groups),
         dtc_table(s),
         attention_table(s),
+        optimizer_table(s),
         pipeline_table(s),
     ]
     md = render(tables, info, peak, args.markdown)

@@ -29,8 +29,8 @@ needed. Two equivalent formulations of the sampling step are implemented:
   the three gradients).
 
 ``experiments/speed/dtc_formulations.py`` times both against the temporal attention the DTC follows: forward +
-backward, "matrix" costs 0.9x the temporal attention sublayer at the CPU size and 0.6x at the paper size, "gather"
-3.5-4.3x and 1.3x (AMD EPYC, 2 cores; ``experiments/speed/results_cpu.md``).
+backward, "matrix" costs 0.88-0.92x the temporal attention sublayer at the CPU size and 0.56-0.66x at the paper
+size, "gather" 3.3-4.3x and 1.3x (AMD EPYC, 2 cores, two runs of ``make bench``).
 """
 
 from __future__ import annotations
