@@ -19,7 +19,7 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
-from experiments.speed.timing import median_seconds
+from experiments.speed.timing import add_run_arguments, apply_run_arguments, median_seconds
 from handprior.models.nets.dstformer import explicit_attention
 
 SIZES = {"CPU size": (32, 2), "paper size": (512, 8)}  # dim, heads
@@ -54,18 +54,10 @@ HEADER = ["size", "attention", "keys per query", "fused SDPA ms", "explicit ms",
 def main() -> None:
     """Print the table."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--device", default="cpu")
-    parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads (CPU)")
+    add_run_arguments(parser, batch=32, cpu_paper_batch=2)
     parser.add_argument("--repeats", type=int, default=10)
-    parser.add_argument("--batch", type=int, default=32, help="windows per batch at the CPU size")
-    parser.add_argument("--paper-batch", type=int, default=None, help="windows per batch at the paper size "
-                        "(default: 64 on GPU, 2 on CPU)")  # fmt: skip
     args = parser.parse_args()
-    device = torch.device(args.device)
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    torch.manual_seed(0)
-    paper_batch = args.paper_batch or (64 if device.type == "cuda" else 2)
+    device, paper_batch = apply_run_arguments(args)
     print(f"device {device}, threads {torch.get_num_threads()}, median of {args.repeats} forward+backward passes")
     print(" | ".join(HEADER))
     for label, batch in (("CPU size", args.batch), ("paper size", paper_batch)):

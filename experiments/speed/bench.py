@@ -30,6 +30,8 @@ from torch import Tensor, nn
 from experiments.speed import attention_kernels, dtc_formulations
 from experiments.speed.param_count import BACKBONE, count, paper_size
 from experiments.speed.timing import (
+    add_run_arguments,
+    apply_run_arguments,
     autocast,
     count_flops,
     interleaved_medians,
@@ -290,9 +292,8 @@ def render(tables: list[Table], info: dict[str, str], peak: float, markdown: boo
     return md
 
 
-def settings(args: argparse.Namespace) -> Settings:
+def settings(args: argparse.Namespace, device: torch.device, paper_batch: int) -> Settings:
     """Iterations from --quick, batch sizes from the options."""
-    device = torch.device(args.device)
     quick = args.quick
     return Settings(
         device=device,
@@ -302,7 +303,7 @@ def settings(args: argparse.Namespace) -> Settings:
         latency_runs=10 if quick else 50,
         batch=args.batch,
         infer_batch=args.infer_batch,
-        paper_batch=args.paper_batch or (64 if device.type == "cuda" else 2),
+        paper_batch=paper_batch,
         data_batches=5 if quick else 20,
     )
 
@@ -313,17 +314,11 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="a few iterations only")
     parser.add_argument("--markdown", action="store_true", help="print markdown tables (for docs)")
     parser.add_argument("--output", default=None, help="also write the markdown tables to this file")
-    parser.add_argument("--device", default="cpu")
+    add_run_arguments(parser, batch=32, cpu_paper_batch=2)  # --batch 32: training batch of configs/synthetic.yaml
     parser.add_argument("--bf16", action="store_true", help="bf16 autocast (and a bf16 matmul peak)")
-    parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads (CPU)")
-    parser.add_argument("--batch", type=int, default=32, help="training windows per batch (configs/synthetic.yaml)")
     parser.add_argument("--infer-batch", type=int, default=64, help="windows per inference call")
-    parser.add_argument("--paper-batch", type=int, default=None, help="batch at the paper size (CPU: 2, GPU: 64)")
     args = parser.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    torch.manual_seed(0)
-    s = settings(args)
+    s = settings(args, *apply_run_arguments(args))
     info = machine(s.device)
     peak = matmul_peak(s.device, s.bf16)
     ends = ("backbone (MotionBERT DSTformer)", "full model")

@@ -17,7 +17,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from experiments.speed.timing import median_seconds
+from experiments.speed.timing import add_run_arguments, apply_run_arguments, median_seconds
 from handprior.models.nets.dstformer import AttentionSublayer
 from handprior.models.nets.dtc import FORMULATIONS, DTCSublayer
 from handprior.models.nets.handprior_net import HandPriorNet
@@ -67,20 +67,12 @@ def bench(size: dict, batch: int, seq_len: int, joints: int, repeats: int, devic
 def main() -> None:
     """Print the table."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--device", default="cpu")
-    parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads (CPU)")
+    add_run_arguments(parser, batch=64, cpu_paper_batch=8)
     parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--batch", type=int, default=64, help="windows per batch at the CPU size")
-    parser.add_argument("--paper-batch", type=int, default=None, help="windows per batch at the paper size "
-                        "(default: 64 on GPU, 8 on CPU)")  # fmt: skip
     parser.add_argument("--seq-len", type=int, default=27)
     parser.add_argument("--joints", type=int, default=21)
     args = parser.parse_args()
-    device = torch.device(args.device)
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    torch.manual_seed(0)
-    paper_batch = args.paper_batch or (64 if device.type == "cuda" else 8)
+    device, paper_batch = apply_run_arguments(args)
     configs = [("CPU size", cpu_size(), args.batch), ("paper size", PAPER, paper_batch)]
     print(f"device {device}, threads {torch.get_num_threads()}, T={args.seq_len}, J={args.joints}, "
           f"median of {args.repeats} forward+backward passes")  # fmt: skip

@@ -1,7 +1,9 @@
-"""Measuring helpers for the speed benchmarks: the machine, a synchronised timer, model FLOPs, the matmul peak."""
+"""Measuring helpers for the speed benchmarks: their shared command-line options, the machine, a synchronised timer,
+model FLOPs, the matmul peak."""
 
 from __future__ import annotations
 
+import argparse
 import os
 import platform
 import statistics
@@ -11,6 +13,25 @@ from contextlib import AbstractContextManager, nullcontext
 
 import torch
 from torch.utils.flop_counter import FlopCounterMode
+
+
+def add_run_arguments(parser: argparse.ArgumentParser, batch: int, cpu_paper_batch: int) -> None:
+    """The options every speed script shares: --device, --threads, --batch (CPU size) and --paper-batch."""
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads (CPU)")
+    parser.add_argument("--batch", type=int, default=batch, help="windows per batch at the CPU size")
+    parser.add_argument("--paper-batch", type=int, default=None, help="windows per batch at the paper size "
+                        f"(default: 64 on a GPU, {cpu_paper_batch} on the CPU)")  # fmt: skip
+    parser.set_defaults(cpu_paper_batch=cpu_paper_batch)
+
+
+def apply_run_arguments(args: argparse.Namespace) -> tuple[torch.device, int]:
+    """Set the thread count (--threads) and seed 0; return the device and the paper-size batch."""
+    device = torch.device(args.device)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    return device, args.paper_batch or (64 if device.type == "cuda" else args.cpu_paper_batch)
 
 
 def cpu_model() -> str:
