@@ -125,8 +125,8 @@ class MatrixSampling(torch.autograd.Function):
     @once_differentiable
     def backward(ctx: FunctionCtx, grad_y: Tensor) -> tuple[Tensor | None, ...]:
         W, vp, i0, i1, frac, mod, inside = ctx.saved_tensors
-        B, S, G, T, D = W.shape[0], W.shape[1], W.shape[2], W.shape[3], vp.shape[-1]
-        K = i0.shape[-1]
+        B, S, G, T = W.shape[:4]
+        D, K = vp.shape[-1], i0.shape[-1]
         # (B,S,G,T,D), copied once here rather than once by each matmul
         gy = grad_y.to(W.dtype).reshape(B, T, S, G, D).permute(0, 2, 3, 1, 4).contiguous()
         grad_W = gy @ vp.transpose(-1, -2)  # (B,S,G,T,T+2)
