@@ -19,6 +19,7 @@ matmul in the same precision. Times are medians after warm-up; the networks of a
 from __future__ import annotations
 
 import argparse
+import statistics
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -35,9 +36,11 @@ from experiments.speed.timing import (
     autocast,
     count_flops,
     interleaved_medians,
+    interleaved_times,
     machine,
     matmul_peak,
     median_seconds,
+    paired_ratio,
     percentile,
 )
 from handprior.models.nets import HandPriorNet
@@ -75,10 +78,12 @@ class NetSpeed:
 
     params: int
     batch: int
-    train_s: float
+    train_s: float  # median of train_times
+    train_times: list[float]  # one per round-robin round
     train_flops: int
     infer_batch: int
-    infer_s: float
+    infer_s: float  # median of infer_times
+    infer_times: list[float]
     infer_flops: int
     latency_ms: tuple[float, float] | None  # median, p95
 
@@ -141,19 +146,21 @@ def measure(
             infer_flops[name] = count_flops(lambda p=p: p.net(p.xi))
     for p in probes.values():
         p.net.train()
-    train_s = interleaved_medians({n: p.train_step for n, p in probes.items()}, repeats, warmup, s.device)
+    train_times = interleaved_times({n: p.train_step for n, p in probes.items()}, repeats, warmup, s.device)
     for p in probes.values():
         p.net.eval()
-    infer_s = interleaved_medians({n: p.infer for n, p in probes.items()}, repeats, warmup, s.device)
+    infer_times = interleaved_times({n: p.infer for n, p in probes.items()}, repeats, warmup, s.device)
     speeds = {}
     for name, p in probes.items():
         lat = None
         if latency.get(name):
             runs = [median_seconds(p.infer_one, 1, 0, s.device) for _ in range(latency[name] + 2)][2:]
             lat = (percentile(runs, 50) * 1e3, percentile(runs, 95) * 1e3)
+        train, infer = train_times[name], infer_times[name]
         speeds[name] = NetSpeed(
-            count(p.net), batch, train_s[name], train_flops[name], infer_batch, infer_s[name], infer_flops[name], lat
-        )
+            count(p.net), batch, statistics.median(train), train, train_flops[name],
+            infer_batch, statistics.median(infer), infer, infer_flops[name], lat,
+        )  # fmt: skip
     return speeds
 
 
@@ -175,16 +182,23 @@ def throughput_table(speeds: dict[str, NetSpeed], peak: float) -> Table:
 
 def additions_table(groups: dict[str, dict[str, NetSpeed]]) -> Table:
     """Train step and inference time of each addition relative to the backbone (same size, same batch); each
-    group (a size) lists its backbone first."""
+    group (a size) lists its backbone first. A ratio is the median of the per-round ratios of the round-robin
+    timing, with their interquartile range in brackets."""
+
+    def ratio(times: list[float], base: list[float]) -> str:
+        median, low, high = paired_ratio(times, base)
+        return f"{median:.2f} ({low:.2f}-{high:.2f})"
+
     rows = []
     for size, speeds in groups.items():
         base = next(iter(speeds.values()))
         rows += [
-            [size, name, f"{r.train_s * 1e3:,.1f}", f"{r.train_s / base.train_s:.2f}", f"{r.infer_s / base.infer_s:.2f}",
-             f"{r.train_flops / base.train_flops:.2f}"]
+            [size, name, f"{r.train_s * 1e3:,.1f}", ratio(r.train_times, base.train_times),
+             ratio(r.infer_times, base.infer_times), f"{r.train_flops / base.train_flops:.2f}"]
             for name, r in speeds.items()
         ]  # fmt: skip
-    header = ["size", "network", "train step ms", "train x backbone", "infer x backbone", "FLOPs x backbone"]
+    header = ["size", "network", "train step ms", "train x backbone (IQR)", "infer x backbone (IQR)",
+              "FLOPs x backbone"]  # fmt: skip
     return "Cost of each addition (relative to the backbone)", header, rows
 
 

@@ -81,12 +81,12 @@ def median_seconds(fn: Callable[[], object], repeats: int, warmup: int, device: 
     return statistics.median(times)
 
 
-def interleaved_medians(
+def interleaved_times(
     fns: dict[str, Callable[[], object]], repeats: int, warmup: int, device: torch.device
-) -> dict[str, float]:
-    """Median wall time of each function, timed round-robin (one call of each per round) after ``warmup``
-    rounds, so that a machine whose speed drifts (a shared VM) slows every function alike and ratios between
-    them stay fair."""
+) -> dict[str, list[float]]:
+    """Wall times (s) of each function over ``repeats`` rounds, timed round-robin (one call of each per round)
+    after ``warmup`` rounds, so that a machine whose speed drifts (a shared VM) slows every function alike and
+    ratios between them stay fair; ``times[name][r]`` is round r."""
     for _ in range(warmup):
         for fn in fns.values():
             fn()
@@ -98,7 +98,21 @@ def interleaved_medians(
             fn()
             synchronize(device)
             times[name].append(time.perf_counter() - start)
-    return {name: statistics.median(t) for name, t in times.items()}
+    return times
+
+
+def interleaved_medians(
+    fns: dict[str, Callable[[], object]], repeats: int, warmup: int, device: torch.device
+) -> dict[str, float]:
+    """Median wall time of each function, timed round-robin (see :func:`interleaved_times`)."""
+    return {name: statistics.median(t) for name, t in interleaved_times(fns, repeats, warmup, device).items()}
+
+
+def paired_ratio(times: list[float], base: list[float]) -> tuple[float, float, float]:
+    """Median, 25th and 75th percentile of the per-round ratios ``times[r] / base[r]`` of two round-robin timings:
+    within a round both saw the same machine speed, so the spread shows how far the ratio can be trusted."""
+    ratios = [t / b for t, b in zip(times, base, strict=True)]
+    return percentile(ratios, 50), percentile(ratios, 25), percentile(ratios, 75)
 
 
 def percentile(values: list[float], q: float) -> float:
