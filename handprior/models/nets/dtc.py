@@ -24,13 +24,14 @@ needed. Two equivalent formulations of the sampling step are implemented:
   taps; plain autograd. The test reference.
 - ``"matrix"`` (:class:`MatrixSampling`, the default): scatter-add every tap's two interpolation weights into a
   matrix W[t, f] per sequence and group, then one batched matmul y = W @ v. A custom autograd function: its
-  backward is two batched matmuls and two gathers, and it writes the gradients of v, offsets and modulation
-  straight into one buffer shaped like ``proj`` (autograd would save a dozen intermediates and concatenate
-  the three gradients).
+  backward is two batched matmuls and two gathers; it computes the gradients of v, offsets and modulation
+  contiguous and lays them out like ``proj`` in one concatenation (autograd would save a dozen intermediates).
+  Without gradients (inference) the same forward runs as :func:`sample_matrix`, without the autograd function's
+  bookkeeping.
 
 ``experiments/speed/dtc_formulations.py`` times both against the temporal attention the DTC follows: forward +
-backward, "matrix" costs 0.88-0.92x the temporal attention sublayer at the CPU size and 0.56-0.66x at the paper
-size, "gather" 3.3-4.3x and 1.3x (AMD EPYC, 2 cores, two runs of ``make bench``).
+backward, "matrix" costs 0.74x the temporal attention sublayer at the CPU size and 0.58x at the paper size,
+"gather" 3.5x and 1.24x (AMD EPYC, 2 cores, ``make bench``, experiments/speed/results_cpu.md).
 """
 
 from __future__ import annotations
@@ -97,6 +98,32 @@ def sample_gather(proj: Tensor, groups: int, kernel_size: int, max_offset: float
     return y.permute(0, 3, 1, 2, 4).reshape(B, T, S, -1).to(proj.dtype)  # (B,S,G,T,D) -> (B,T,S,C)
 
 
+def sample_matrix(proj: Tensor, groups: int, kernel_size: int, max_offset: float) -> Tensor:
+    """The forward of :class:`MatrixSampling` without its autograd bookkeeping, for inference: proj (B,T,S,C+2GK)
+    -> y (B,T,S,C), the same numbers. At batch 1 the autograd function's overhead is about 5 % of the full
+    CPU-size network's forward."""
+    return _matrix_forward(proj, groups, kernel_size, max_offset)[0]
+
+
+def _matrix_forward(
+    proj: Tensor, groups: int, kernel_size: int, max_offset: float
+) -> tuple[Tensor, tuple[Tensor, ...]]:
+    """y (B,T,S,C) through the interpolation matrix, and W, vp, i0, i1, frac, mod, offset for the backward."""
+    B, T, S, _ = proj.shape
+    v, offset, mod = split_projection(proj, groups, kernel_size)  # (B,S,G,T,D), (B,S,G,T,K) x2
+    # in (B,S,G,T,K) order, so that the indices, weights and everything derived from them (scatter, gather,
+    # the gradients) are contiguous too: on permuted views the scatter and the gathers run 3x slower
+    offset, mod = offset.contiguous(), mod.contiguous()
+    i0, i1, frac = tap_frames(offset, kernel_size, max_offset)  # (B,S,G,T,K) each
+    w1 = mod * frac  # (B,S,G,T,K), at least float32 like frac
+    W = w1.new_zeros(B, S, groups, T, T + 2)  # (B,S,G,T,T+2)
+    W = W.scatter_add_(4, i0, mod - w1).scatter_add_(4, i1, w1).to(proj.dtype)
+    vp = proj.new_zeros(B, S, groups, T + 2, v.shape[-1])  # (B,S,G,T+2,D)
+    vp[:, :, :, 1 : T + 1] = v  # the one copy that puts the frames in matmul order
+    y = W @ vp  # (B,S,G,T,T+2) @ (B,S,G,T+2,D) -> (B,S,G,T,D)
+    return y.permute(0, 3, 1, 2, 4).reshape(B, T, S, -1), (W, vp, i0, i1, frac, mod, offset)  # (B,T,S,C)
+
+
 class MatrixSampling(torch.autograd.Function):
     """Sampling step through an interpolation matrix: proj (B,T,S,C+2GK) -> y (B,T,S,C), with its own backward.
 
@@ -109,27 +136,16 @@ class MatrixSampling(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx: FunctionCtx, proj: Tensor, groups: int, kernel_size: int, max_offset: float) -> Tensor:
-        B, T, S, _ = proj.shape
-        v, offset, mod = split_projection(proj, groups, kernel_size)  # (B,S,G,T,D), (B,S,G,T,K) x2
-        # in (B,S,G,T,K) order, so that the indices, weights and everything derived from them (scatter, gather,
-        # the gradients) are contiguous too: on permuted views the scatter and the gathers run 3x slower
-        offset, mod = offset.contiguous(), mod.contiguous()
-        i0, i1, frac = tap_frames(offset, kernel_size, max_offset)  # (B,S,G,T,K) each
-        w1 = mod * frac  # (B,S,G,T,K), at least float32 like frac
-        W = w1.new_zeros(B, S, groups, T, T + 2)  # (B,S,G,T,T+2)
-        W = W.scatter_add_(4, i0, mod - w1).scatter_add_(4, i1, w1).to(proj.dtype)
-        vp = proj.new_zeros(B, S, groups, T + 2, v.shape[-1])  # (B,S,G,T+2,D)
-        vp[:, :, :, 1 : T + 1] = v  # the one copy that puts the frames in matmul order
-        y = W @ vp  # (B,S,G,T,T+2) @ (B,S,G,T+2,D) -> (B,S,G,T,D)
+        y, (W, vp, i0, i1, frac, mod, offset) = _matrix_forward(proj, groups, kernel_size, max_offset)
         ctx.save_for_backward(W, vp, i0, i1, frac, mod, offset.abs() <= max_offset)
-        return y.permute(0, 3, 1, 2, 4).reshape(B, T, S, -1)  # (B,T,S,C)
+        return y
 
     @staticmethod
     @once_differentiable
     def backward(ctx: FunctionCtx, grad_y: Tensor) -> tuple[Tensor | None, ...]:
         W, vp, i0, i1, frac, mod, inside = ctx.saved_tensors
         B, S, G, T = W.shape[:4]
-        D, K = vp.shape[-1], i0.shape[-1]
+        D = vp.shape[-1]
         # (B,S,G,T,D), copied once here rather than once by each matmul
         gy = grad_y.to(W.dtype).reshape(B, T, S, G, D).permute(0, 2, 3, 1, 4).contiguous()
         grad_W = gy @ vp.transpose(-1, -2)  # (B,S,G,T,T+2)
@@ -197,8 +213,10 @@ class DynamicTemporalConv(nn.Module):
         weight = torch.cat([self.value_proj.weight, self.offset_proj.weight, self.mod_proj.weight])
         bias = torch.cat([self.value_proj.bias, self.offset_proj.bias, self.mod_proj.bias])
         proj = F.linear(series, weight, bias)  # (B,T,S,C+2GK)
-        if self.formulation == "matrix":
+        if self.formulation == "matrix" and torch.is_grad_enabled() and proj.requires_grad:
             y = MatrixSampling.apply(proj, self.groups, self.kernel_size, self.max_offset)  # (B,T,S,C)
+        elif self.formulation == "matrix":  # inference: no autograd bookkeeping
+            y = sample_matrix(proj, self.groups, self.kernel_size, self.max_offset)  # (B,T,S,C)
         else:
             y = sample_gather(proj, self.groups, self.kernel_size, self.max_offset)  # (B,T,S,C)
         out = self.output_proj(y)  # (B,T,S,C)

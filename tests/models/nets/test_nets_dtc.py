@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from handprior.models.nets.dtc import FORMULATIONS, DTCSublayer, DynamicTemporalConv, MatrixSampling
+from handprior.models.nets.dtc import FORMULATIONS, DTCSublayer, DynamicTemporalConv, MatrixSampling, sample_matrix
 
 
 def reference_dtc(m: DynamicTemporalConv, x: torch.Tensor) -> torch.Tensor:
@@ -106,6 +106,19 @@ def test_matrix_sampling_in_bfloat16_follows_float32() -> None:
     # the value and modulation parts (offsets: a bf16 position can round across a frame boundary)
     torch.testing.assert_close(g16[..., :8], g32[..., :8], rtol=0.05, atol=0.05)
     torch.testing.assert_close(g16[..., -8:], g32[..., -8:], rtol=0.05, atol=0.1)
+
+
+def test_inference_path_equals_the_autograd_function() -> None:
+    """Without gradients the module skips MatrixSampling's autograd bookkeeping (sample_matrix): same numbers."""
+    m = randomised(16, 2, 8, "matrix", seed=5).float()
+    x = torch.randn(2, 27, 5, 16)
+    with torch.no_grad():
+        fast = m(x)
+    slow = m(x.requires_grad_())
+    assert slow.grad_fn is not None
+    torch.testing.assert_close(fast, slow.detach(), rtol=0, atol=0)
+    proj = torch.randn(2, 27, 5, 16 + 2 * 2 * 8)
+    torch.testing.assert_close(sample_matrix(proj, 2, 8, 2.0), MatrixSampling.apply(proj, 2, 8, 2.0), rtol=0, atol=0)
 
 
 def test_series_layout_equals_flattened_sequences() -> None:
