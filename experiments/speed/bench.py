@@ -334,7 +334,7 @@ def main() -> None:
     args = parser.parse_args()
     s = settings(args, *apply_run_arguments(args))
     info = machine(s.device)
-    peak = matmul_peak(s.device, s.bf16)
+    first_peak = matmul_peak(s.device, s.bf16)
     ends = ("backbone (MotionBERT DSTformer)", "full model")
     nets = {name: HandPriorNet(**kwargs) for name, kwargs in ADDITIONS.items()}
     latency = {name: s.latency_runs for name in ends}
@@ -352,6 +352,9 @@ def main() -> None:
         f"paper size, B={s.paper_batch}": dict(zip(ends, paper_speeds.values())),
     }
     speeds = {(k if k.startswith("paper") else f"CPU size: {k}"): v for k, v in speeds.items()}
+    # the peak again after the model timings, the higher one counts: a peak measured while the shared machine was
+    # slow would put the model's MFU above 100 %
+    peak = max(first_peak, matmul_peak(s.device, s.bf16))
     tables = [
         throughput_table(speeds, peak),
         additions_table(groups),
