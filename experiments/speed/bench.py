@@ -3,7 +3,7 @@ paper's additions, the DTC against the temporal attention it follows, the attent
 the data pipeline against training.
 
     make bench                                   # = .venv/bin/python -m experiments.speed.bench
-    .venv/bin/python -m experiments.speed.bench --quick            # a few iterations (about a minute)
+    .venv/bin/python -m experiments.speed.bench --quick            # a few iterations, paper size at B=2 (a minute)
     .venv/bin/python -m experiments.speed.bench --markdown --output experiments/speed/results_cpu.md
     .venv/bin/python -m experiments.speed.bench --device cuda --bf16   # on a GPU, in bf16 autocast
 
@@ -328,11 +328,14 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="a few iterations only")
     parser.add_argument("--markdown", action="store_true", help="print markdown tables (for docs)")
     parser.add_argument("--output", default=None, help="also write the markdown tables to this file")
-    add_run_arguments(parser, batch=32, cpu_paper_batch=2)  # --batch 32: training batch of configs/synthetic.yaml
+    add_run_arguments(parser, batch=32, cpu_paper_batch=8)  # --batch 32: configs/synthetic.yaml; paper B=8 on CPU (paper: 64)
     parser.add_argument("--bf16", action="store_true", help="bf16 autocast (and a bf16 matmul peak)")
     parser.add_argument("--infer-batch", type=int, default=64, help="windows per inference call")
     args = parser.parse_args()
-    s = settings(args, *apply_run_arguments(args))
+    device, paper_batch = apply_run_arguments(args)
+    if args.quick and args.paper_batch is None and device.type == "cpu":
+        paper_batch = 2  # --quick: a minute, not the paper size's seconds per step at B=8
+    s = settings(args, device, paper_batch)
     info = machine(s.device)
     first_peak = matmul_peak(s.device, s.bf16)
     ends = ("backbone (MotionBERT DSTformer)", "full model")

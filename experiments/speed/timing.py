@@ -136,7 +136,7 @@ def autocast(device: torch.device, bf16: bool) -> AbstractContextManager:
     return torch.autocast(device.type, dtype=torch.bfloat16) if bf16 else nullcontext()
 
 
-def matmul_peak(device: torch.device, bf16: bool = False, size: int = 2048, repeats: int = 7) -> float:
+def matmul_peak(device: torch.device, bf16: bool = False, size: int = 2048, repeats: int = 15) -> float:
     """Measured FLOP/s of a large square matmul (fp32, or bf16), the best of ``repeats``: the peak that MFU is
     relative to. On a loaded machine the peak and the model's time see different load, so MFU is approximate."""
     dtype = torch.bfloat16 if bf16 else torch.float32
