@@ -6,6 +6,7 @@ the data pipeline against training.
     .venv/bin/python -m experiments.speed.bench --quick            # a few iterations, paper size at B=2 (a minute)
     .venv/bin/python -m experiments.speed.bench --markdown --output experiments/speed/results_cpu.md
     .venv/bin/python -m experiments.speed.bench --device cuda --bf16   # on a GPU, in bf16 autocast
+    .venv/bin/python -m experiments.speed.bench --device cuda --bf16 --compile reduce-overhead  # networks compiled
 
 Training = forward + backward + AdamW on random windows (B,27,21,3), the loss touching every output (joints,
 theta, beta), so every parameter gets a gradient; the "training_step" row is HandRefiner's real step (losses +
@@ -93,36 +94,35 @@ def _outputs_loss(out: object) -> Tensor:
     return sum(p.float().abs().mean() for p in parts if p is not None)
 
 
-@dataclass
 class Probe:
-    """One network with its timed calls."""
+    """One network with its timed calls on random windows: a train step (forward + backward + AdamW), inference of
+    a batch, inference of one window. ``run`` is the network or, after :meth:`compile`, its compiled form."""
 
-    net: nn.Module
-    train_step: Callable[[], None]
-    infer: Callable[[], None]
-    infer_one: Callable[[], None]
-    xi: Tensor
+    def __init__(self, net: nn.Module, batch: int, infer_batch: int, s: Settings) -> None:
+        self.net = net.to(s.device)
+        self.run: Callable[[Tensor], object] = self.net
+        self.optimizer = adamw(self.net.parameters(), lr=1e-4)
+        self.x = torch.randn(batch, WINDOW, JOINTS, 3, device=s.device)
+        self.xi = torch.randn(infer_batch, WINDOW, JOINTS, 3, device=s.device)
+        self.s = s
 
+    def compile(self, mode: str) -> None:
+        """Time ``torch.compile(net, mode=mode)`` from now on (it compiles on its first calls, in the warm-up)."""
+        self.run = torch.compile(self.net, mode=None if mode == "default" else mode)
 
-def probe(net: nn.Module, batch: int, infer_batch: int, s: Settings) -> Probe:
-    """A train step (forward + backward + AdamW) and inference calls for ``net`` on random windows."""
-    net = net.to(s.device)
-    optimizer = adamw(net.parameters(), lr=1e-4)
-    x = torch.randn(batch, WINDOW, JOINTS, 3, device=s.device)
-    xi = torch.randn(infer_batch, WINDOW, JOINTS, 3, device=s.device)
-
-    def train_step() -> None:
-        with autocast(s.device, s.bf16):
-            loss = _outputs_loss(net(x))
-        optimizer.zero_grad(set_to_none=True)
+    def train_step(self) -> None:
+        with autocast(self.s.device, self.s.bf16):
+            loss = _outputs_loss(self.run(self.x))
+        self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        optimizer.step()
+        self.optimizer.step()
 
-    def infer(inputs: Tensor = xi) -> None:
-        with torch.inference_mode(), autocast(s.device, s.bf16):
-            net(inputs)
+    def infer(self, inputs: Tensor | None = None) -> None:
+        with torch.inference_mode(), autocast(self.s.device, self.s.bf16):
+            self.run(self.xi if inputs is None else inputs)
 
-    return Probe(net, train_step, infer, lambda: infer(xi[:1]), xi)
+    def infer_one(self) -> None:
+        self.infer(self.xi[:1])
 
 
 def measure(
@@ -133,10 +133,12 @@ def measure(
     latency: dict[str, int],
     repeats: int,
     warmup: int,
+    compile_mode: str | None = None,
 ) -> dict[str, NetSpeed]:
     """Train step and inference medians of several networks, timed round-robin (see ``interleaved_medians``), and
-    batch-1 latency of the networks named in ``latency`` (name -> runs)."""
-    probes = {name: probe(net, batch, infer_batch, s) for name, net in nets.items()}
+    batch-1 latency of the networks named in ``latency`` (name -> runs); with ``compile_mode`` the networks are
+    timed compiled (their FLOPs are counted on the eager networks)."""
+    probes = {name: Probe(net, batch, infer_batch, s) for name, net in nets.items()}
     train_flops, infer_flops = {}, {}
     for name, p in probes.items():
         p.net.train()
@@ -146,6 +148,8 @@ def measure(
             infer_flops[name] = count_flops(lambda p=p: p.net(p.xi))
     for p in probes.values():
         p.net.train()
+        if compile_mode:
+            p.compile(compile_mode)
     train_times = interleaved_times({n: p.train_step for n, p in probes.items()}, repeats, warmup, s.device)
     for p in probes.values():
         p.net.eval()
@@ -154,7 +158,7 @@ def measure(
     for name, p in probes.items():
         lat = None
         if latency.get(name):
-            runs = [median_seconds(p.infer_one, 1, 0, s.device) for _ in range(latency[name] + 2)][2:]
+            runs = [median_seconds(p.infer_one, 1, 0, s.device) for _ in range(latency[name] + 3)][3:]
             lat = (percentile(runs, 50) * 1e3, percentile(runs, 95) * 1e3)
         train, infer = train_times[name], infer_times[name]
         speeds[name] = NetSpeed(
@@ -331,23 +335,28 @@ def main() -> None:
     add_run_arguments(parser, batch=32, cpu_paper_batch=8)  # --batch 32: configs/synthetic.yaml; paper B=8 on CPU (paper: 64)
     parser.add_argument("--bf16", action="store_true", help="bf16 autocast (and a bf16 matmul peak)")
     parser.add_argument("--infer-batch", type=int, default=64, help="windows per inference call")
+    parser.add_argument("--compile", default=None, choices=["default", "reduce-overhead", "max-autotune"],
+                        help="time the networks compiled with torch.compile in this mode (reduce-overhead: CUDA "
+                        "graphs, for batch-1 latency on a GPU); on a CPU compiling takes 15-20 minutes")  # fmt: skip
     args = parser.parse_args()
     device, paper_batch = apply_run_arguments(args)
     if args.quick and args.paper_batch is None and device.type == "cpu":
         paper_batch = 2  # --quick: a minute, not the paper size's seconds per step at B=8
     s = settings(args, device, paper_batch)
     info = machine(s.device)
+    info["bf16 autocast"] = "yes" if s.bf16 else "no"
+    info["torch.compile"] = f"mode {args.compile}" if args.compile else "no (eager)"
     first_peak = matmul_peak(s.device, s.bf16)
     ends = ("backbone (MotionBERT DSTformer)", "full model")
     nets = {name: HandPriorNet(**kwargs) for name, kwargs in ADDITIONS.items()}
     latency = {name: s.latency_runs for name in ends}
-    speeds = measure(nets, s.batch, s.infer_batch, s, latency, s.repeats, s.warmup)
+    speeds = measure(nets, s.batch, s.infer_batch, s, latency, s.repeats, s.warmup, args.compile)
     cpu_speeds = dict(speeds)
     repeats, warmup = (7, 1) if s.device.type == "cpu" else (s.repeats, s.warmup)  # seconds per step on CPU
     paper = {"paper size, backbone": BACKBONE, "paper size, full model": {}}
     nets = {f"{name} (B={s.paper_batch})": HandPriorNet(**{**paper_size(), **kw}) for name, kw in paper.items()}
-    latency = {name: min(5, s.latency_runs) for name in nets}
-    paper_speeds = measure(nets, s.paper_batch, s.paper_batch, s, latency, repeats, warmup)
+    latency = {name: min(5, s.latency_runs) if s.device.type == "cpu" else s.latency_runs for name in nets}
+    paper_speeds = measure(nets, s.paper_batch, s.paper_batch, s, latency, repeats, warmup, args.compile)
     speeds.update(paper_speeds)
     del nets
     groups = {
@@ -369,7 +378,9 @@ def main() -> None:
     md = render(tables, info, peak, args.markdown)
     if args.output:
         note = "Measured by `python -m experiments.speed.bench` (see its docstring for what each number is).\n\n"
-        Path(args.output).write_text(f"# Speed on {info['CPU']}, {info['torch threads']} threads\n\n{note}{md}")
+        compiled = f", networks compiled (torch.compile, mode {args.compile})" if args.compile else ""
+        title = f"# Speed on {info['CPU']}, {info['torch threads']} threads{compiled}"
+        Path(args.output).write_text(f"{title}\n\n{note}{md}")
         print(f"wrote {args.output}")
 
 
