@@ -107,7 +107,12 @@ class Probe:
         self.s = s
 
     def compile(self, mode: str) -> None:
-        """Time ``torch.compile(net, mode=mode)`` from now on (it compiles on its first calls, in the warm-up)."""
+        """Time ``torch.compile(net, mode=mode)`` from now on (it compiles on its first calls, in the warm-up).
+
+        Every network of the bench shares HandPriorNet.forward, and each compiles three graphs (training,
+        inference, batch 1): dynamo's default of 8 graphs per function would send the later networks back to
+        eager, so the limit is raised."""
+        torch._dynamo.config.recompile_limit = max(torch._dynamo.config.recompile_limit, 64)
         self.run = torch.compile(self.net, mode=None if mode == "default" else mode)
 
     def train_step(self) -> None:
