@@ -79,14 +79,22 @@ class NetSpeed:
 
     params: int
     batch: int
-    train_s: float  # median of train_times
     train_times: list[float]  # one per round-robin round
     train_flops: int
     infer_batch: int
-    infer_s: float  # median of infer_times
     infer_times: list[float]
     infer_flops: int
     latency_ms: tuple[float, float] | None  # median, p95
+
+    @property
+    def train_s(self) -> float:
+        """Median train step time (s)."""
+        return statistics.median(self.train_times)
+
+    @property
+    def infer_s(self) -> float:
+        """Median inference call time (s)."""
+        return statistics.median(self.infer_times)
 
 
 def _outputs_loss(out: object) -> Tensor:
@@ -165,10 +173,9 @@ def measure(
         if latency.get(name):
             runs = [median_seconds(p.infer_one, 1, 0, s.device) for _ in range(latency[name] + 3)][3:]
             lat = (percentile(runs, 50) * 1e3, percentile(runs, 95) * 1e3)
-        train, infer = train_times[name], infer_times[name]
         speeds[name] = NetSpeed(
-            count(p.net), batch, statistics.median(train), train, train_flops[name],
-            infer_batch, statistics.median(infer), infer, infer_flops[name], lat,
+            count(p.net), batch, train_times[name], train_flops[name], infer_batch, infer_times[name],
+            infer_flops[name], lat,
         )  # fmt: skip
     return speeds
 
