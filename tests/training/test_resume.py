@@ -44,6 +44,7 @@ def _kill_after_first_checkpoint(process: subprocess.Popen, checkpoint: Path, st
 
 
 @pytest.mark.slow
+@pytest.mark.filterwarnings("ignore:Checkpoint directory .* exists and is not empty")  # resuming into its own run
 def test_killed_fit_resumes_to_the_same_result(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     args = [*TINY, f"--data.init_args.root={tmp_path / 'synthetic'}"]
     killed, plain = tmp_path / "killed", tmp_path / "plain"
