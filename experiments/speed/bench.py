@@ -55,6 +55,7 @@ ADDITIONS = {  # the backbone plus one of the paper's additions at a time
     "+ hand prior memory (8 tokens)": {**BACKBONE, "memory_tokens": 8},
     "full model": {},
 }
+ENDS = ("backbone (MotionBERT DSTformer)", "full model")  # the two networks timed at both sizes
 Table = tuple[str, list[str], list[list[str]]]  # title, header, rows
 
 
@@ -298,28 +299,29 @@ def pipeline_table(s: Settings) -> Table:
     return "Data pipeline vs training (synthetic train split)", header, rows
 
 
-def render(tables: list[Table], info: dict[str, str], peak: float, markdown: bool) -> str:
-    """The tables as markdown, or printed with rich (returns the markdown either way)."""
-    info = {**info, "measured matmul peak": f"{peak / 1e9:,.1f} GFLOP/s"}
-    all_tables: list[Table] = [("Machine", ["", ""], [[k, v] for k, v in info.items()]), *tables]
+def markdown(tables: list[Table]) -> str:
+    """The tables as markdown."""
     text = []
-    for title, header, rows in all_tables:
+    for title, header, rows in tables:
         text += [f"### {title}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
         text += ["| " + " | ".join(row) + " |" for row in rows] + [""]
-    md = "\n".join(text)
-    if markdown:
-        print(md)
-    else:
-        from rich.console import Console
-        from rich.table import Table as RichTable
+    return "\n".join(text)
 
-        console = Console(width=200)
-        for title, header, rows in all_tables:
-            table = RichTable(*header, title=title, title_justify="left")
-            for row in rows:
-                table.add_row(*row)
-            console.print(table)
-    return md
+
+def show(tables: list[Table], as_markdown: bool) -> None:
+    """Print the tables, as markdown or with rich."""
+    if as_markdown:
+        print(markdown(tables), flush=True)
+        return
+    from rich.console import Console
+    from rich.table import Table as RichTable
+
+    console = Console(width=200)
+    for title, header, rows in tables:
+        table = RichTable(*header, title=title, title_justify="left")
+        for row in rows:
+            table.add_row(*row)
+        console.print(table)
 
 
 def settings(args: argparse.Namespace, device: torch.device, paper_batch: int) -> Settings:
@@ -339,17 +341,25 @@ def settings(args: argparse.Namespace, device: torch.device, paper_batch: int) -
 
 
 def main() -> None:
-    """Run every measurement and print (and optionally write) the tables."""
+    """Run every measurement and print (and optionally write) the tables, the network tables first."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="a few iterations only")
     parser.add_argument("--markdown", action="store_true", help="print markdown tables (for docs)")
-    parser.add_argument("--output", default=None, help="also write the markdown tables to this file")
-    add_run_arguments(parser, batch=32, cpu_paper_batch=8)  # --batch 32: configs/synthetic.yaml; paper B=8 on CPU (paper: 64)
+    parser.add_argument("--output", default=None, help="also write the markdown tables to this file (rewritten as "
+                        "each group of tables is done, so a run cut short keeps what it measured)")  # fmt: skip
+    # --batch 32: configs/synthetic.yaml; the paper size at B=8 on a CPU (the paper's 64 on a GPU)
+    add_run_arguments(parser, batch=32, cpu_paper_batch=8)
     parser.add_argument("--bf16", action="store_true", help="bf16 autocast (and a bf16 matmul peak)")
     parser.add_argument("--infer-batch", type=int, default=64, help="windows per inference call")
     parser.add_argument("--compile", default=None, choices=["default", "reduce-overhead", "max-autotune"],
                         help="time the networks compiled with torch.compile in this mode (reduce-overhead: CUDA "
                         "graphs, for batch-1 latency on a GPU); on a CPU compiling takes 15-20 minutes")  # fmt: skip
+    parser.add_argument("--sizes", default="both", choices=["both", "cpu", "paper"],
+                        help="which sizes of network to time: the CPU size (the backbone, each addition alone and "
+                        "the full model) and/or the paper size (backbone and full model)")  # fmt: skip
+    parser.add_argument("--networks-only", action="store_true",
+                        help="only the network tables (throughput, latency, MFU, cost of each addition): the DTC, "
+                        "attention, AdamW and data pipeline tables do not change with --compile")  # fmt: skip
     args = parser.parse_args()
     device, paper_batch = apply_run_arguments(args)
     if args.quick and args.paper_batch is None and device.type == "cpu":
@@ -359,41 +369,55 @@ def main() -> None:
     info["bf16 autocast"] = "yes" if s.bf16 else "no"
     info["torch.compile"] = f"mode {args.compile}" if args.compile else "no (eager)"
     first_peak = matmul_peak(s.device, s.bf16)
-    ends = ("backbone (MotionBERT DSTformer)", "full model")
-    nets = {name: HandPriorNet(**kwargs) for name, kwargs in ADDITIONS.items()}
-    latency = {name: s.latency_runs for name in ends}
-    speeds = measure(nets, s.batch, s.infer_batch, s, latency, s.repeats, s.warmup, args.compile)
-    cpu_speeds = dict(speeds)
-    repeats, warmup = (7, 1) if s.device.type == "cpu" else (s.repeats, s.warmup)  # seconds per step on CPU
+    speeds, groups = {}, {}
+
+    def network_tables(peak: float) -> list[Table]:
+        machine_rows = [[k, v] for k, v in {**info, "measured matmul peak": f"{peak / 1e9:,.1f} GFLOP/s"}.items()]
+        return [("Machine", ["", ""], machine_rows), throughput_table(speeds, peak), additions_table(groups)]
+
+    if args.sizes in ("both", "cpu"):
+        nets = {name: HandPriorNet(**kwargs) for name, kwargs in ADDITIONS.items()}
+        latency = {name: s.latency_runs for name in ENDS}
+        cpu_speeds = measure(nets, s.batch, s.infer_batch, s, latency, s.repeats, s.warmup, args.compile)
+        del nets
+        speeds.update({f"CPU size: {name}": r for name, r in cpu_speeds.items()})
+        groups[f"CPU size, B={s.batch}"] = cpu_speeds
+        write(args, info, network_tables(first_peak))  # in case the paper size does not finish
+    if args.sizes in ("both", "paper"):
+        paper_speeds = measure_paper_size(s, args.compile)
+        speeds.update(paper_speeds)
+        groups[f"paper size, B={s.paper_batch}"] = dict(zip(ENDS, paper_speeds.values()))
+    # the peak again after the model timings, the higher one counts: a peak measured while the shared machine was
+    # slow would put the model's MFU above 100 %
+    tables = network_tables(max(first_peak, matmul_peak(s.device, s.bf16)))
+    show(tables, args.markdown)
+    write(args, info, tables)
+    if args.networks_only:
+        return
+    rest = [dtc_table(s), attention_table(s), optimizer_table(s), pipeline_table(s)]
+    show(rest, args.markdown)
+    write(args, info, tables + rest)
+
+
+def measure_paper_size(s: Settings, compile_mode: str | None) -> dict[str, NetSpeed]:
+    """The backbone and the full model at the paper's size (fewer rounds on a CPU: seconds per step)."""
+    repeats, warmup = (7, 1) if s.device.type == "cpu" else (s.repeats, s.warmup)
     paper = {"paper size, backbone": BACKBONE, "paper size, full model": {}}
     nets = {f"{name} (B={s.paper_batch})": HandPriorNet(**{**paper_size(), **kw}) for name, kw in paper.items()}
     latency = {name: min(5, s.latency_runs) if s.device.type == "cpu" else s.latency_runs for name in nets}
-    paper_speeds = measure(nets, s.paper_batch, s.paper_batch, s, latency, repeats, warmup, args.compile)
-    speeds.update(paper_speeds)
-    del nets
-    groups = {
-        f"CPU size, B={s.batch}": cpu_speeds,
-        f"paper size, B={s.paper_batch}": dict(zip(ends, paper_speeds.values())),
-    }
-    speeds = {(k if k.startswith("paper") else f"CPU size: {k}"): v for k, v in speeds.items()}
-    # the peak again after the model timings, the higher one counts: a peak measured while the shared machine was
-    # slow would put the model's MFU above 100 %
-    peak = max(first_peak, matmul_peak(s.device, s.bf16))
-    tables = [
-        throughput_table(speeds, peak),
-        additions_table(groups),
-        dtc_table(s),
-        attention_table(s),
-        optimizer_table(s),
-        pipeline_table(s),
-    ]
-    md = render(tables, info, peak, args.markdown)
-    if args.output:
-        note = "Measured by `python -m experiments.speed.bench` (see its docstring for what each number is).\n\n"
-        compiled = f", networks compiled (torch.compile, mode {args.compile})" if args.compile else ""
-        title = f"# Speed on {info['CPU']}, {info['torch threads']} threads{compiled}"
-        Path(args.output).write_text(f"{title}\n\n{note}{md}")
-        print(f"wrote {args.output}")
+    return measure(nets, s.paper_batch, s.paper_batch, s, latency, repeats, warmup, compile_mode)
+
+
+def write(args: argparse.Namespace, info: dict[str, str], tables: list[Table]) -> None:
+    """Write the tables so far to --output (if given), as markdown under a title naming the machine."""
+    if not args.output:
+        return
+    note = "Measured by `python -m experiments.speed.bench` (see its docstring for what each number is).\n\n"
+    compiled = f", networks compiled (torch.compile, mode {args.compile})" if args.compile else ""
+    where = info["GPU"] if "GPU" in info else f"{info['CPU']}, {info['torch threads']} threads"
+    title = f"# Speed on {where}{compiled}"
+    Path(args.output).write_text(f"{title}\n\n{note}{markdown(tables)}")
+    print(f"wrote {args.output}", flush=True)
 
 
 if __name__ == "__main__":
