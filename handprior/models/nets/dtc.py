@@ -16,7 +16,9 @@ joint level two transposes of the residual stream. offset_proj, mod_proj and out
 so a fresh DTC outputs exactly zero (m = 0) and a residual DTC sublayer leaves its input unchanged.
 
 The three input projections run as one GEMM; the sampling step reads its output ``proj`` (B,T,S,C+2GK) and is
-vectorised over time, taps and groups. Every sequence is padded with one zero frame on either side, and every
+vectorised over time, taps and groups. Under autocast (bf16/fp16) the values are projected in the autocast dtype
+and the offsets and modulation apart in float32 (``dyn`` (B,T,S,2GK)), so that the sampling positions and the
+offsets' gradients are not those of rounded offsets (tests/models/nets/test_nets_dtc.py bounds the error). Every sequence is padded with one zero frame on either side, and every
 sample whose neighbouring frame lies outside [0, T-1] reads a zero frame (:func:`tap_frames`), so no masks are
 needed. Two equivalent formulations of the sampling step are implemented:
 
@@ -45,18 +47,33 @@ FORMULATIONS = ("matrix", "gather")
 DEFAULT_FORMULATION = "matrix"
 
 
-def split_projection(proj: Tensor, groups: int, kernel_size: int) -> tuple[Tensor, Tensor, Tensor]:
+def split_projection(
+    proj: Tensor, groups: int, kernel_size: int, dyn: Tensor | None = None
+) -> tuple[Tensor, Tensor, Tensor]:
     """The value, offset and modulation parts of the fused projection, one sequence per (series, group).
 
     proj: (B,T,S,C+2GK) -> v (B,S,G,T,C/G), offset (B,S,G,T,K), mod (B,S,G,T,K): permuted views, nothing copied.
+    With ``dyn`` (B,T,S,2GK) (offsets and modulation projected apart, in float32 under autocast), proj is
+    (B,T,S,C), the values only.
     """
     G, K = groups, kernel_size
-    C = proj.shape[-1] - 2 * G * K
-    v, offset, mod = proj.split([C, G * K, G * K], dim=-1)
+    if dyn is None:
+        C = proj.shape[-1] - 2 * G * K
+        v, offset, mod = proj.split([C, G * K, G * K], dim=-1)
+    else:
+        v, (offset, mod) = proj, dyn.split([G * K, G * K], dim=-1)
+        C = v.shape[-1]
     v = v.unflatten(-1, (G, C // G)).permute(0, 2, 3, 1, 4)  # (B,S,G,T,C/G)
     offset = offset.unflatten(-1, (G, K)).permute(0, 2, 3, 1, 4)  # (B,S,G,T,K)
     mod = mod.unflatten(-1, (G, K)).permute(0, 2, 3, 1, 4)  # (B,S,G,T,K)
     return v, offset, mod
+
+
+def low_precision(x: Tensor, weight: Tensor) -> bool:
+    """Whether a projection of x by weight would run below float32: under autocast, or in a bf16/fp16 module."""
+    if torch.is_autocast_enabled(x.device.type):
+        return True
+    return weight.dtype in (torch.bfloat16, torch.float16) or x.dtype in (torch.bfloat16, torch.float16)
 
 
 def tap_frames(offset: Tensor, kernel_size: int, max_offset: float) -> tuple[Tensor, Tensor, Tensor]:
@@ -79,13 +96,14 @@ def tap_frames(offset: Tensor, kernel_size: int, max_offset: float) -> tuple[Ten
     return i0.clamp(0, T + 1), (i0 + 1).clamp_(0, T + 1), frac
 
 
-def sample_gather(proj: Tensor, groups: int, kernel_size: int, max_offset: float) -> Tensor:
-    """Sampling step by gathering the two neighbouring frames of every tap: proj (B,T,S,C+2GK) -> y (B,T,S,C).
+def sample_gather(proj: Tensor, groups: int, kernel_size: int, max_offset: float, dyn: Tensor | None = None) -> Tensor:
+    """Sampling step by gathering the two neighbouring frames of every tap: proj (B,T,S,C+2GK) -> y (B,T,S,C),
+    or proj (B,T,S,C) and dyn (B,T,S,2GK) (:func:`split_projection`).
 
     Plain autograd; it materialises (B,S,G,T,K,C/G) per neighbour, so it is the slower formulation.
     """
     B, T, S, _ = proj.shape
-    v, offset, mod = split_projection(proj, groups, kernel_size)  # (B,S,G,T,D), (B,S,G,T,K) x2
+    v, offset, mod = split_projection(proj, groups, kernel_size, dyn)  # (B,S,G,T,D), (B,S,G,T,K) x2
     i0, i1, frac = tap_frames(offset, kernel_size, max_offset)  # (B,S,G,T,K) each
     w1 = mod * frac
     vp = F.pad(v, (0, 0, 1, 1))  # (B,S,G,T+2,D): one zero frame on either side
@@ -98,19 +116,22 @@ def sample_gather(proj: Tensor, groups: int, kernel_size: int, max_offset: float
     return y.permute(0, 3, 1, 2, 4).reshape(B, T, S, -1).to(proj.dtype)  # (B,S,G,T,D) -> (B,T,S,C)
 
 
-def sample_matrix(proj: Tensor, groups: int, kernel_size: int, max_offset: float) -> Tensor:
+def sample_matrix(proj: Tensor, groups: int, kernel_size: int, max_offset: float, dyn: Tensor | None = None) -> Tensor:
     """The forward of :class:`MatrixSampling` without its autograd bookkeeping, for inference: proj (B,T,S,C+2GK)
-    -> y (B,T,S,C), the same numbers. At batch 1 the autograd function's overhead is about 5 % of the full
-    CPU-size network's forward."""
-    return _matrix_forward(proj, groups, kernel_size, max_offset)[0]
+    (or proj (B,T,S,C) and dyn (B,T,S,2GK)) -> y (B,T,S,C), the same numbers. At batch 1 the autograd
+    function's overhead is about 5 % of the full CPU-size network's forward."""
+    return _matrix_forward(proj, groups, kernel_size, max_offset, dyn)[0]
 
 
 def _matrix_forward(
-    proj: Tensor, groups: int, kernel_size: int, max_offset: float
+    proj: Tensor, groups: int, kernel_size: int, max_offset: float, dyn: Tensor | None = None
 ) -> tuple[Tensor, tuple[Tensor, ...]]:
-    """y (B,T,S,C) through the interpolation matrix, and W, vp, i0, i1, frac, mod, offset for the backward."""
+    """y (B,T,S,C) through the interpolation matrix, and W, vp, i0, i1, frac, mod, offset for the backward.
+
+    W is built in the dtype of the offsets and modulation (at least float32) and rounded once to the values'
+    dtype for the matmul."""
     B, T, S, _ = proj.shape
-    v, offset, mod = split_projection(proj, groups, kernel_size)  # (B,S,G,T,D), (B,S,G,T,K) x2
+    v, offset, mod = split_projection(proj, groups, kernel_size, dyn)  # (B,S,G,T,D), (B,S,G,T,K) x2
     # in (B,S,G,T,K) order, so that the indices, weights and everything derived from them (scatter, gather,
     # the gradients) are contiguous too: on permuted views the scatter and the gathers run 3x slower
     offset, mod = offset.contiguous(), mod.contiguous()
@@ -125,7 +146,9 @@ def _matrix_forward(
 
 
 class MatrixSampling(torch.autograd.Function):
-    """Sampling step through an interpolation matrix: proj (B,T,S,C+2GK) -> y (B,T,S,C), with its own backward.
+    """Sampling step through an interpolation matrix: proj (B,T,S,C+2GK) -> y (B,T,S,C), with its own backward;
+    or proj (B,T,S,C) values and dyn (B,T,S,2GK) offsets and modulation in a dtype of their own (float32 under
+    autocast), whose gradients are returned in their dtypes.
 
     Forward: W[b,s,g,t,f] = sum of the weights of the taps of (t, s, g) that read padded column f (scatter-add),
     y = W @ vp per (b, s, g), vp being v padded with one zero frame on either side.
@@ -135,9 +158,12 @@ class MatrixSampling(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx: FunctionCtx, proj: Tensor, groups: int, kernel_size: int, max_offset: float) -> Tensor:
-        y, (W, vp, i0, i1, frac, mod, offset) = _matrix_forward(proj, groups, kernel_size, max_offset)
+    def forward(
+        ctx: FunctionCtx, proj: Tensor, groups: int, kernel_size: int, max_offset: float, dyn: Tensor | None = None
+    ) -> Tensor:
+        y, (W, vp, i0, i1, frac, mod, offset) = _matrix_forward(proj, groups, kernel_size, max_offset, dyn)
         ctx.save_for_backward(W, vp, i0, i1, frac, mod, offset.abs() <= max_offset)
+        ctx.dtypes = (proj.dtype, None if dyn is None else dyn.dtype)
         return y
 
     @staticmethod
@@ -150,15 +176,18 @@ class MatrixSampling(torch.autograd.Function):
         gy = grad_y.to(W.dtype).reshape(B, T, S, G, D).permute(0, 2, 3, 1, 4).contiguous()
         grad_W = gy @ vp.transpose(-1, -2)  # (B,S,G,T,T+2)
         grad_vp = W.transpose(-1, -2) @ gy  # (B,S,G,T+2,D)
-        g0 = grad_W.gather(4, i0)  # (B,S,G,T,K)
-        diff = grad_W.gather(4, i1) - g0  # (B,S,G,T,K)
+        g0 = grad_W.gather(4, i0).to(mod.dtype)  # (B,S,G,T,K), in the modulation's dtype (float32 under autocast)
+        diff = grad_W.gather(4, i1).to(mod.dtype) - g0  # (B,S,G,T,K)
         grad_offset = (mod * diff).mul_(inside)  # (B,S,G,T,K)
         grad_mod = g0.addcmul_(frac, diff)  # (B,S,G,T,K)
         parts = (grad_vp[:, :, :, 1 : T + 1], grad_offset, grad_mod)
+        proj_dtype, dyn_dtype = ctx.dtypes
         # computed contiguous, then put in proj's layout by one cat (writing into permuted views of one buffer is
         # slower)
-        grad = torch.cat([p.permute(0, 3, 1, 2, 4).flatten(3) for p in parts], dim=-1)  # (B,T,S,C+2GK)
-        return grad, None, None, None
+        flat = [p.permute(0, 3, 1, 2, 4).flatten(3) for p in parts]  # (B,T,S,C), (B,T,S,GK) x2
+        if dyn_dtype is None:
+            return torch.cat(flat, dim=-1), None, None, None, None  # (B,T,S,C+2GK)
+        return flat[0].to(proj_dtype), None, None, None, torch.cat(flat[1:], dim=-1).to(dyn_dtype)
 
 
 class DynamicTemporalConv(nn.Module):
@@ -209,16 +238,27 @@ class DynamicTemporalConv(nn.Module):
         if x.dim() not in (3, 4):
             raise ValueError(f"DTC expects (B,T,C) or (B,T,S,C), got shape {tuple(x.shape)}")
         series = x if x.dim() == 4 else x.unsqueeze(2)  # (B,T,S,C); S = 1 for (B',T,C)
-        # value, offset and modulation projections as one GEMM (the three Linear modules stay separate)
-        weight = torch.cat([self.value_proj.weight, self.offset_proj.weight, self.mod_proj.weight])
-        bias = torch.cat([self.value_proj.bias, self.offset_proj.bias, self.mod_proj.bias])
-        proj = F.linear(series, weight, bias)  # (B,T,S,C+2GK)
-        if self.formulation == "matrix" and torch.is_grad_enabled() and proj.requires_grad:
-            y = MatrixSampling.apply(proj, self.groups, self.kernel_size, self.max_offset)  # (B,T,S,C)
-        elif self.formulation == "matrix":  # inference: no autograd bookkeeping
-            y = sample_matrix(proj, self.groups, self.kernel_size, self.max_offset)  # (B,T,S,C)
+        dyn_weight = torch.cat([self.offset_proj.weight, self.mod_proj.weight])  # (2GK,C)
+        dyn_bias = torch.cat([self.offset_proj.bias, self.mod_proj.bias])  # (2GK,)
+        dyn = None
+        if low_precision(series, self.value_proj.weight):
+            # Offsets and modulation in float32 (2GK outputs, a small share of the work), the values in the
+            # autocast dtype: an offset rounded to bf16 (steps of up to 1/128 frame) often lands on the other side
+            # of a whole frame, where linear interpolation has a kink, which made its gradient 10-20 % wrong.
+            proj = self.value_proj(series)  # (B,T,S,C) in the autocast dtype
+            with torch.autocast(series.device.type, enabled=False):
+                dyn = F.linear(series.float(), dyn_weight.float(), dyn_bias.float())  # (B,T,S,2GK) float32
         else:
-            y = sample_gather(proj, self.groups, self.kernel_size, self.max_offset)  # (B,T,S,C)
+            # value, offset and modulation projections as one GEMM (the three Linear modules stay separate)
+            weight = torch.cat([self.value_proj.weight, dyn_weight])  # (C+2GK,C)
+            proj = F.linear(series, weight, torch.cat([self.value_proj.bias, dyn_bias]))  # (B,T,S,C+2GK)
+        tracked = proj.requires_grad or (dyn is not None and dyn.requires_grad)
+        if self.formulation == "matrix" and torch.is_grad_enabled() and tracked:
+            y = MatrixSampling.apply(proj, self.groups, self.kernel_size, self.max_offset, dyn)  # (B,T,S,C)
+        elif self.formulation == "matrix":  # inference: no autograd bookkeeping
+            y = sample_matrix(proj, self.groups, self.kernel_size, self.max_offset, dyn)  # (B,T,S,C)
+        else:
+            y = sample_gather(proj, self.groups, self.kernel_size, self.max_offset, dyn)  # (B,T,S,C)
         out = self.output_proj(y)  # (B,T,S,C)
         return out if x.dim() == 4 else out.squeeze(2)
 

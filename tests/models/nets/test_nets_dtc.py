@@ -205,3 +205,68 @@ def test_invalid_arguments() -> None:
         DTCSublayer(8, 2, 4, level="finger")
     with pytest.raises(ValueError, match=r"\(B,T,C\)"):
         DynamicTemporalConv(8, 2, 4)(torch.zeros(8))
+
+
+def relative_errors_bf16(m: DynamicTemporalConv, x: torch.Tensor, seed: int = 0) -> dict[str, float]:
+    """Relative norm error of the output and of every gradient, bf16 autocast on the CPU against float32."""
+    r = torch.randn(x.shape, generator=torch.Generator().manual_seed(seed))
+    results = []
+    for bf16 in (False, True):
+        xx = x.clone().requires_grad_()
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            y = m(xx)
+        assert y.dtype == (torch.bfloat16 if bf16 else torch.float32)
+        names, params = zip(*m.named_parameters())
+        got = torch.autograd.grad((y.float() * r).sum(), [xx, *params])
+        assert all(g.dtype == torch.float32 for g in got)
+        results.append({"out": y.float().detach(), "x": got[0], **dict(zip(names, got[1:]))})
+    ref, low = results
+    return {k: float((low[k] - ref[k]).norm() / ref[k].norm()) for k in ref}
+
+
+# Offset (and input) gradients under bf16 autocast in the test below: measured 0.43-0.46 % (relative norm, both
+# formulations); 8.6-10.2 % when the offsets were projected and rounded in bf16 with the values (before issue
+# #20). Bounded at 2 %: about 4x the bf16 arithmetic's own error, a fifth of the rounded offsets' error.
+BF16_OFFSET_GRAD_BOUND = 0.02
+
+
+@pytest.mark.parametrize("formulation", FORMULATIONS)
+def test_bf16_autocast_offset_gradients_follow_float32(formulation: str) -> None:
+    """C=32, G=8, K=8, T=27: the offsets and modulation are projected in float32 under autocast, so a rounded
+    offset no longer crosses the kink of linear interpolation at whole frames; only bf16 arithmetic remains."""
+    m = randomised(32, 8, 8, formulation, seed=6).float()
+    with torch.no_grad():  # offsets of about a frame, a few beyond the clamp
+        m.offset_proj.weight.mul_(0.3)
+        m.mod_proj.weight.mul_(0.5)
+    x = torch.randn(2, 27, 4, 32, generator=torch.Generator().manual_seed(7))  # (B,T,S,C)
+    errors = relative_errors_bf16(m, x)
+    for name in ("offset_proj.weight", "offset_proj.bias", "x"):
+        assert errors[name] < BF16_OFFSET_GRAD_BOUND, (name, errors)
+    for name in ("out", "value_proj.weight", "mod_proj.weight", "output_proj.weight"):
+        assert errors[name] < BF16_OFFSET_GRAD_BOUND, (name, errors)
+
+
+def test_formulations_agree_under_bf16_autocast() -> None:
+    """The two formulations read the same float32 offsets and bf16 values under autocast."""
+    x = torch.randn(2, 27, 3, 16)
+    outs = []
+    for formulation in FORMULATIONS:
+        m = randomised(16, 2, 8, formulation, seed=8).float()
+        xx = x.clone().requires_grad_()
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            y = m(xx)
+        y.float().square().sum().backward()
+        outs.append((y.float().detach(), xx.grad, m.offset_proj.weight.grad))
+    for a, b in zip(*outs):
+        torch.testing.assert_close(a, b, rtol=0.02, atol=0.02 * float(b.abs().max()))
+
+
+def test_inference_path_equals_the_autograd_function_with_float32_offsets() -> None:
+    proj = torch.randn(2, 27, 5, 16).bfloat16()  # (B,T,S,C) values
+    dyn = torch.randn(2, 27, 5, 2 * 2 * 8)  # (B,T,S,2GK) float32 offsets and modulation
+    fast = sample_matrix(proj, 2, 8, 2.0, dyn)
+    p, d = proj.clone().requires_grad_(), dyn.clone().requires_grad_()
+    slow = MatrixSampling.apply(p, 2, 8, 2.0, d)
+    torch.testing.assert_close(fast, slow.detach(), rtol=0, atol=0)
+    slow.float().sum().backward()
+    assert p.grad.dtype == torch.bfloat16 and d.grad.dtype == torch.float32
