@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import warnings
+from pathlib import Path
 from typing import Any
 
 from jsonargparse import Namespace
@@ -19,7 +20,7 @@ import handprior.models.filters  # noqa: F401, E402
 import handprior.models.nets  # noqa: F401, E402
 from handprior.data.datamodule import StoreDataModule
 from handprior.errors import HandpriorInputError
-from handprior.models.checkpoint import check_class_paths, config_differences, load_checkpoint, net_config
+from handprior.models.checkpoint import config_differences, load_checkpoint, net_config
 from handprior.models.refiner import HandRefiner
 from handprior.training import AtomicCheckpointIO, EpochSeed
 from handprior.training.resume import find_resume_point, searched_places, set_aside_metrics
@@ -44,12 +45,19 @@ class HandPriorCLI(LightningCLI):
         return parser
 
     def _parse_ckpt_path(self) -> None:
-        # Lightning rebuilds the model from the checkpoint's hyperparameters, which would also override the
-        # evaluation settings given now; how to evaluate is this run's choice, so those are kept.
+        # Lightning rebuilds the model from the checkpoint's hyperparameters. Here they come from handprior's
+        # checked loader (a registered network, plain data, nothing imported because the file names it), and
+        # the evaluation settings given now are kept: how to evaluate is this run's choice.
         subcommand = self.config.get("subcommand")
-        model = self.config[subcommand].get("model") if subcommand else None
+        ckpt_path = self.config[subcommand].get("ckpt_path") if subcommand else None
+        if not ckpt_path or not Path(ckpt_path).is_file():
+            return
+        hparams = load_checkpoint(ckpt_path)["hyper_parameters"]
+        if not hparams:
+            return
+        model = self.config[subcommand].get("model")
         kept = {k: model.get(k) for k in EVALUATION_SETTINGS if k in model} if isinstance(model, Namespace) else {}
-        super()._parse_ckpt_path()
+        self.config = self.parser.parse_object({subcommand: {"model": hparams}}, self.config)
         for key, value in kept.items():
             self.config[subcommand]["model"][key] = value
 
@@ -101,7 +109,8 @@ def _say(message: str) -> None:
 
 def _prepare_ckpt_path(config: Namespace, subcommand: str) -> None:
     """Resolve ``ckpt_path: last`` across runs (see :mod:`handprior.training.resume`) and check a checkpoint
-    file before Lightning reads its hyperparameters: readable weights-only, naming only handprior classes."""
+    file before Lightning reads its hyperparameters: readable weights-only, its network one of handprior's
+    registered networks (:mod:`handprior.models.registry`) and every other value plain data."""
     ckpt_path = config.get("ckpt_path")
     if ckpt_path == "last":
         trainer = config["trainer"].clone().as_dict()
@@ -124,8 +133,7 @@ def _prepare_ckpt_path(config: Namespace, subcommand: str) -> None:
     if ckpt_path and subcommand != "fit":  # evaluation does not continue the run's best-checkpoint bookkeeping
         warnings.filterwarnings("ignore", message=r"The dirpath has changed from")
     if ckpt_path and ckpt_path not in ("best", "hpc") and "://" not in str(ckpt_path):
-        checkpoint = load_checkpoint(ckpt_path)
-        check_class_paths(checkpoint.get("hyper_parameters") or {}, ckpt_path)
+        checkpoint = load_checkpoint(ckpt_path)  # refuses hyperparameters that name anything but a registered net
         trained, current = net_config(checkpoint), config["model"].get("net")
         if trained is not None and isinstance(current, Namespace):  # Lightning applies the checkpoint's settings
             differences = config_differences(trained, current.clone().as_dict())

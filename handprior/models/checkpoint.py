@@ -3,14 +3,14 @@
 A handprior checkpoint is a plain Lightning checkpoint that loads with ``torch.load(..., weights_only=True)``:
 tensors and plain Python values only. Its ``hyper_parameters["net"]`` holds the network as configuration
 (``{"class_path": "handprior.models.nets....", "init_args": {...}}``, recorded by the CLI), so the checkpoint
-alone is enough to rebuild the model. Class paths are only resolved inside the ``handprior`` package: a
-checkpoint can never make the loader import an arbitrary module.
+alone is enough to rebuild the model. Class paths are resolved only against an explicit registry of the
+project's networks and filters (:mod:`handprior.models.registry`), and every other stored value must be plain
+data: a checkpoint can never make the loader import a module or build a class it names.
 """
 
 from __future__ import annotations
 
 import pickle
-import re
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -20,14 +20,14 @@ import torch
 from torch import Tensor, nn
 
 from handprior.errors import HandpriorInputError
+from handprior.models.registry import canonical_class_path, check_net_config, check_plain
 
-ALLOWED_PACKAGE = "handprior"
-_CLASS_PATH = re.compile(rf"^{ALLOWED_PACKAGE}(\.[A-Za-z_]\w*)+$")
 MAX_LISTED = 4  # keys named per kind of state-dict mismatch
 
 
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
-    """Load a checkpoint file with ``weights_only=True`` (no pickled code runs); clear errors for bad files."""
+    """Load a checkpoint file with ``weights_only=True`` (no pickled code runs) and check its hyperparameters
+    (:func:`check_hyperparameters`: nothing they name is imported); clear errors for bad files."""
     path = Path(path)
     if not path.is_file():
         raise HandpriorInputError("checkpoint file does not exist", path)
@@ -46,33 +46,35 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
         raise HandpriorInputError(f"not a readable checkpoint (truncated or corrupt: {error})", path) from None
     if not isinstance(checkpoint, dict) or not isinstance(checkpoint.get("state_dict"), Mapping):
         raise HandpriorInputError("not a Lightning checkpoint (no 'state_dict')", path)
+    checkpoint["hyper_parameters"] = check_hyperparameters(checkpoint.get("hyper_parameters") or {}, path)
     return checkpoint
 
 
-def class_paths(config: Any) -> list[str]:
-    """Every ``class_path`` value in a nested configuration (dicts and lists)."""
-    found: list[str] = []
-    if isinstance(config, Mapping):
-        for key, value in config.items():
-            if key == "class_path":
-                found.append(str(value))
-            else:
-                found.extend(class_paths(value))
-    elif isinstance(config, list | tuple):
-        for value in config:
-            found.extend(class_paths(value))
-    return found
+LIGHTNING_INSTANTIATOR = "lightning.pytorch.cli.instantiate_module"  # written by LightningCLI, never imported here
 
 
-def check_class_paths(config: Any, source: str | Path | None = None) -> None:
-    """Refuse a configuration that names a class outside the ``handprior`` package (nothing is imported)."""
-    foreign = [path for path in class_paths(config) if not _CLASS_PATH.match(path)]
-    if foreign:
+def check_hyperparameters(hparams: Any, source: str | Path | None = None) -> dict[str, Any]:
+    """Check a checkpoint's ``hyper_parameters`` before anything is built from them; returns them with the
+    network's class path in its canonical form.
+
+    The network (``net``) must name a registered class (:mod:`handprior.models.registry`, resolved without
+    importing anything) with plain-data arguments; every other value must be plain data, naming no class.
+    Lightning's own ``_instantiator`` entry is accepted only with the value LightningCLI writes, and dropped.
+    """
+    if not isinstance(hparams, Mapping):
+        raise HandpriorInputError("refused to load: the checkpoint's hyper_parameters are not a mapping", source)
+    checked = dict(hparams)
+    instantiator = checked.pop("_instantiator", None)
+    if instantiator is not None and instantiator != LIGHTNING_INSTANTIATOR:
         raise HandpriorInputError(
-            f"refused to load: the checkpoint names the class(es) {foreign}; only classes of the "
-            f"{ALLOWED_PACKAGE!r} package are rebuilt from a checkpoint",
-            source,
+            f"refused to load: the checkpoint names the instantiator {instantiator!r}; nothing was imported", source
         )
+    net = checked.pop("net", None)
+    check_plain(checked, "hyper_parameters", source)
+    if net is not None:
+        cls, init_args = check_net_config(net, source)
+        checked["net"] = {"class_path": canonical_class_path(cls), "init_args": init_args}
+    return checked
 
 
 def net_config(checkpoint: Mapping[str, Any]) -> dict[str, Any] | None:
@@ -82,15 +84,16 @@ def net_config(checkpoint: Mapping[str, Any]) -> dict[str, Any] | None:
 
 
 def build_net(config: Mapping[str, Any], source: str | Path | None = None) -> nn.Module:
-    """Instantiate a network from ``{"class_path": ..., "init_args": {...}}``, only from the handprior package."""
-    from jsonargparse import ArgumentParser
+    """Instantiate a network from ``{"class_path": ..., "init_args": {...}}``: only a registered network or
+    filter, with plain-data arguments (checked by :func:`handprior.models.registry.check_net_config`)."""
+    from jsonargparse import ArgumentError, ArgumentParser
 
-    check_class_paths(config, source)
+    cls, init_args = check_net_config(config, source)
     parser = ArgumentParser(exit_on_error=False)
-    parser.add_subclass_arguments(nn.Module, "net", fail_untyped=False)
+    parser.add_class_arguments(cls, "net", fail_untyped=False)
     try:
-        return parser.instantiate_classes(parser.parse_object({"net": dict(config)})).net
-    except (ValueError, TypeError, ImportError, AttributeError) as error:  # jsonargparse's ArgumentError is one
+        return parser.instantiate_classes(parser.parse_object({"net": init_args})).net
+    except (ArgumentError, ValueError, TypeError, AttributeError) as error:
         message = str(error).strip().splitlines()[0]
         raise HandpriorInputError(
             f"cannot rebuild the network {config.get('class_path')!r} stored in the checkpoint with this version "

@@ -7,8 +7,10 @@ averaging overlapping windows, so metrics (Accel in particular) are over whole s
 
 from __future__ import annotations
 
+import inspect
 import math
-from dataclasses import asdict
+from dataclasses import asdict, fields
+from pathlib import Path
 from typing import Any
 
 import lightning as L
@@ -18,9 +20,10 @@ from lightning.pytorch.utilities.rank_zero import rank_zero_warn
 from torch import Tensor, nn
 
 from handprior.data.windows import cut_windows, local_window_starts, stitch_windows
+from handprior.errors import HandpriorInputError
 from handprior.metrics.functional import aligned_errors
 from handprior.metrics.modules import MPJPE, MPVPE, AccelError
-from handprior.models.checkpoint import check_compatible
+from handprior.models.checkpoint import build_net, check_compatible, load_checkpoint, net_config
 from handprior.models.losses import LossWeights, accel_loss, param_loss, position_loss, root_relative
 from handprior.models.nets.output import NetOutput
 from handprior.training.optimizer import adamw
@@ -298,6 +301,63 @@ class HandRefiner(L.LightningModule):
         }
 
     # ------------------------------------------------------------------------------------- checkpoints
+    @classmethod
+    def load_from_checkpoint(  # type: ignore[override]
+        cls,
+        checkpoint_path: str | Path,
+        map_location: str | torch.device | None = None,
+        hparams_file: str | Path | None = None,
+        strict: bool | None = None,
+        weights_only: bool | None = None,
+        net: nn.Module | None = None,
+        **overrides: Any,
+    ) -> HandRefiner:
+        """Rebuild a refiner from a checkpoint file alone, through handprior's safe path (Lightning's own loader,
+        which would import the classes a checkpoint names, is not used).
+
+        The file is loaded weights-only, its network must be one of handprior's registered networks with
+        plain-data arguments, and nothing it names is imported.
+
+        Args:
+            checkpoint_path: a checkpoint written by ``handprior fit``.
+            map_location: where to load the tensors (default: the CPU).
+            hparams_file: not supported (a handprior checkpoint carries its own configuration).
+            strict: require the weights to match the network exactly (default True).
+            weights_only: only True is supported (the default).
+            net: the network, for checkpoints that do not carry its configuration (written outside the CLI).
+            overrides: HandRefiner arguments that replace the checkpoint's (e.g. ``mano_model_path``).
+        """
+        if hparams_file is not None or weights_only is False:
+            raise HandpriorInputError(
+                "hparams_file and weights_only=False are not supported: a handprior checkpoint is loaded "
+                "weights-only and carries its own configuration",
+                checkpoint_path,
+            )
+        checkpoint = load_checkpoint(checkpoint_path, map_location or "cpu")
+        hparams = checkpoint["hyper_parameters"]
+        config = net_config(checkpoint)
+        if net is None:
+            if config is None:
+                raise HandpriorInputError(
+                    "the checkpoint does not name its network (no hyper_parameters['net']; it was not written by "
+                    "`handprior fit`); pass the network: from_checkpoint(path, net=...)",
+                    checkpoint_path,
+                )
+            net = build_net(config, checkpoint_path)
+        accepted = set(inspect.signature(cls.__init__).parameters) - {"self", "net", "loss"}
+        kwargs: dict[str, Any] = {key: value for key, value in hparams.items() if key in accepted}
+        if isinstance(hparams.get("loss"), dict):
+            names = {f.name for f in fields(LossWeights)}
+            kwargs["loss"] = LossWeights(**{k: v for k, v in hparams["loss"].items() if k in names})
+        kwargs.update(overrides)
+        model = cls(net=net, **kwargs)
+        if config is not None:
+            model.hparams["net"] = config
+        if strict is not False:
+            check_compatible(model.state_dict(), checkpoint, None, checkpoint_path)
+        model.load_state_dict(checkpoint["state_dict"], strict=strict is not False)
+        return model
+
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         """Refuse, with a message naming the mismatch, a checkpoint whose weights do not fit this network."""
         try:

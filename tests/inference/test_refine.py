@@ -116,7 +116,7 @@ def test_foreign_class_paths_are_refused_without_importing_them(tmp_path: Path, 
     monkeypatch.syspath_prepend(str(tmp_path))
     for class_path in ("evil_module.Net", "torch.nn.Linear", "handprior_evil.Net", "os.system"):
         path = make_checkpoint(tmp_path / "foreign.ckpt", net={"class_path": class_path, "init_args": {}})
-        with pytest.raises(HandpriorInputError, match="refused to load.*only classes of the 'handprior' package"):
+        with pytest.raises(HandpriorInputError, match="refused to load: the network class .* is not one of handprior's registered networks"):
             Refiner.from_checkpoint(path, device="cpu")
     assert not (tmp_path / "imported").exists() and "evil_module" not in sys.modules
 

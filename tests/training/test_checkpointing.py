@@ -102,7 +102,7 @@ def test_the_cli_refuses_unsafe_or_missing_checkpoints(tmp_path: Path, monkeypat
     foreign = tmp_path / "foreign.ckpt"
     torch.save({"state_dict": {}, "hyper_parameters": {"net": {"class_path": "os.system", "init_args": {}}}}, foreign)
     for ckpt, message in (
-        (foreign, "refused to load: the checkpoint names the class(es) ['os.system']"),
+        (foreign, "refused to load: the network class 'os.system' is not one of handprior's registered networks"),
         (tmp_path / "absent.ckpt", "checkpoint file does not exist"),
         ("last", f"--ckpt_path last: no last checkpoint in {Path('logs') / 'synthetic' / '*' / 'checkpoints'}"),
     ):
