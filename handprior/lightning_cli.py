@@ -87,7 +87,10 @@ class HandPriorCLI(LightningCLI):
 
     def after_fit(self) -> None:
         if self.config[self.subcommand].get("test_after_fit") and not self.trainer.interrupted:
-            ckpt = "best" if self.trainer.checkpoint_callback and self.trainer.checkpoint_callback.best_model_path else None
+            # The first ModelCheckpoint's best file (the config's others keep last.ckpt), named rather than "best",
+            # which Lightning resolves the same way but with a warning when there are several.
+            callback = self.trainer.checkpoint_callback
+            ckpt = callback.best_model_path if callback and callback.best_model_path else None
             self.trainer.test(self.model, datamodule=self.datamodule, ckpt_path=ckpt, weights_only=True)
             print_results_table(self.trainer.callback_metrics, "test")
 
