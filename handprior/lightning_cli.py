@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import sys
 import warnings
 from pathlib import Path
@@ -21,12 +22,9 @@ import handprior.models.nets  # noqa: F401, E402
 from handprior.data.datamodule import StoreDataModule
 from handprior.errors import HandpriorInputError
 from handprior.models.checkpoint import config_differences, load_checkpoint, net_config
-from handprior.models.refiner import HandRefiner
+from handprior.models.refiner import EVALUATION_SETTINGS, HandRefiner
 from handprior.training import AtomicCheckpointIO, EpochSeed
 from handprior.training.resume import find_resume_point, searched_places, set_aside_metrics
-
-# HandRefiner arguments that say how to evaluate, not what was trained: taken from this run, not the checkpoint.
-EVALUATION_SETTINGS = ("eval_stride", "eval_chunk", "accel_pad", "num_examples")
 
 
 class HandPriorCLI(LightningCLI):
@@ -46,20 +44,18 @@ class HandPriorCLI(LightningCLI):
 
     def _parse_ckpt_path(self) -> None:
         # Lightning rebuilds the model from the checkpoint's hyperparameters. Here they come from handprior's
-        # checked loader (a registered network, plain data, nothing imported because the file names it), and
-        # the evaluation settings given now are kept: how to evaluate is this run's choice.
+        # checked loader (a registered network, plain data, nothing imported because the file names it);
+        # evaluation settings (stored by checkpoints of earlier versions) and unknown keys are left out, so
+        # how to evaluate stays this run's choice.
         subcommand = self.config.get("subcommand")
         ckpt_path = self.config[subcommand].get("ckpt_path") if subcommand else None
         if not ckpt_path or not Path(ckpt_path).is_file():
             return
         hparams = load_checkpoint(ckpt_path)["hyper_parameters"]
-        if not hparams:
-            return
-        model = self.config[subcommand].get("model")
-        kept = {k: model.get(k) for k in EVALUATION_SETTINGS if k in model} if isinstance(model, Namespace) else {}
-        self.config = self.parser.parse_object({subcommand: {"model": hparams}}, self.config)
-        for key, value in kept.items():
-            self.config[subcommand]["model"][key] = value
+        accepted = set(inspect.signature(HandRefiner.__init__).parameters) - {"self", *EVALUATION_SETTINGS}
+        hparams = {key: value for key, value in hparams.items() if key in accepted}
+        if hparams:
+            self.config = self.parser.parse_object({subcommand: {"model": hparams}}, self.config)
 
     def parse_arguments(self, parser: Any, args: Any) -> None:
         super().parse_arguments(parser, args)

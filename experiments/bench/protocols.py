@@ -27,9 +27,8 @@ from rich.console import Console
 from handprior.data.datamodule import SyntheticDataModule
 from handprior.data.datasets import SequenceDataset
 from handprior.data.store import SequenceStore
-from handprior.inference.refine import Refiner
+from handprior.inference.model import RefinementModel
 from handprior.metrics.modules import MPJPE, AccelError
-from handprior.models.refiner import HandRefiner
 from handprior.reporting.rows import ResultRow, append_rows, git_sha, read_rows
 from handprior.reporting.table import summarize, to_markdown, to_rich
 
@@ -43,10 +42,10 @@ def best_checkpoint(config_path: str) -> Path:
     return found[-1]
 
 
-def score(model: HandRefiner, store: SequenceStore, stride: int) -> dict[str, float]:
+def score(model: RefinementModel, store: SequenceStore, stride: int, accel_pad: bool = False) -> dict[str, float]:
     """MPJPE (mm) and Accel (mm/frame^2) of ``model`` on every sequence of ``store`` at ``eval_stride=stride``."""
     model.eval_stride = stride
-    mpjpe, accel = MPJPE(), AccelError(pad=bool(model.hparams.get("accel_pad", False)))
+    mpjpe, accel = MPJPE(), AccelError(pad=accel_pad)
     for item in SequenceDataset(store):  # pred, gt (L,21,3) mm
         joints = model.refine_sequence(item["pred"])["joints"]
         mpjpe.update(joints, item["gt"])
@@ -77,7 +76,7 @@ def main() -> None:
     rows, sha = [], git_sha()
     for run_id, (method, seed, config, group) in sorted(runs.items()):
         ckpt = best_checkpoint(config)
-        model = Refiner.from_checkpoint(str(ckpt), device="cpu").model
+        model = RefinementModel.from_checkpoint(ckpt)
         for stride in args.strides:
             values = score(model, store, stride)
             print(f"{run_id} eval_stride={stride}: " + ", ".join(f"{k} {v:.3f}" for k, v in values.items()))

@@ -5,7 +5,7 @@
     .venv/bin/python -m experiments.speed.streaming --ckpt CKPT --compile   # torch.compile the per-frame call
     .venv/bin/python -m experiments.speed.streaming --ckpt CKPT --lag 4     # 4 frames of delay, 4 future frames
 
-Every test sequence of the synthetic benchmark is refined twice: offline (``HandRefiner.refine_sequence``, the
+Every test sequence of the synthetic benchmark is refined twice: offline (``RefinementModel.refine_sequence``, the
 model's evaluation protocol; sees the future) and online (:class:`handprior.inference.streaming.StreamingRefiner`:
 each frame from a causal window that ends ``--lag`` frames after it). Latency is the wall time of each ``push``
 (one network call at batch 1), over all frames, measured in the same pass that gives the online result. MPJPE and
@@ -24,20 +24,19 @@ from torch import Tensor
 from experiments.speed.timing import cpu_model, percentile
 from handprior.data.datamodule import SyntheticDataModule
 from handprior.data.datasets import SequenceDataset
-from handprior.inference.refine import Refiner
+from handprior.inference.model import RefinementModel
 from handprior.inference.streaming import StreamingRefiner
 from handprior.metrics.modules import MPJPE, AccelError
 from handprior.models.nets import HandPriorNet
-from handprior.models.refiner import HandRefiner
 
 
-def load_model(ckpt: str | None) -> tuple[HandRefiner, str]:
+def load_model(ckpt: str | None) -> tuple[RefinementModel, str]:
     """The checkpoint's model, or an untrained CPU-size full model; and a line saying which."""
     if ckpt:
-        return Refiner.from_checkpoint(ckpt, device="cpu").model, f"checkpoint {ckpt}"
+        return RefinementModel.from_checkpoint(ckpt), f"checkpoint {ckpt}"
     torch.manual_seed(0)
     note = "an UNTRAINED CPU-size HandPriorNet (no --ckpt): accuracy is meaningless, latency is valid"
-    return HandRefiner(net=HandPriorNet()).eval(), note
+    return RefinementModel(HandPriorNet()).eval(), note
 
 
 class TimedStream(StreamingRefiner):

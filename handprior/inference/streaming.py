@@ -2,7 +2,7 @@
 
     from handprior.inference.streaming import StreamingRefiner
 
-    stream = StreamingRefiner("last.ckpt")          # or a HandRefiner / Refiner already in memory
+    stream = StreamingRefiner("last.ckpt")          # or a RefinementModel / HandRefiner / Refiner in memory
     for frame in camera:                             # frame: (21,3) mm, right hand, handprior's joint order
         refined = stream.push(frame)                 # (21,3): the refined current frame
 
@@ -29,31 +29,32 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from handprior.body.joints import NUM_JOINTS
+from handprior.inference.devices import resolve_device
+from handprior.inference.model import RefinementModel
 from handprior.models.nets.output import NetOutput
-from handprior.models.refiner import HandRefiner
-
-NUM_JOINTS = 21
 
 
-def _as_model(source: HandRefiner | Any, device: str) -> HandRefiner:
-    """A HandRefiner from a HandRefiner, a :class:`~handprior.inference.refine.Refiner` or a checkpoint path."""
-    if isinstance(source, HandRefiner):
+def as_refinement_model(source: RefinementModel | str | Path | Any, device: str = "auto") -> RefinementModel:
+    """The :class:`RefinementModel` of a refinement model, a ``HandRefiner`` or a ``Refiner`` (their
+    ``inference`` / ``model``), or of a checkpoint path (loaded on ``device``)."""
+    if isinstance(source, RefinementModel):
         return source
     if isinstance(source, (str, Path)):
-        from handprior.inference.refine import Refiner
-
-        return Refiner.from_checkpoint(source, device=device).model
-    model = getattr(source, "model", None)
-    if isinstance(model, HandRefiner):
-        return model
-    raise TypeError(f"expected a HandRefiner, a Refiner or a checkpoint path, got {type(source).__name__}")
+        return RefinementModel.from_checkpoint(source, device=resolve_device(device))
+    for attribute in ("inference", "model"):  # a HandRefiner, a Refiner
+        found = getattr(source, attribute, None)
+        if isinstance(found, RefinementModel):
+            return found
+    raise TypeError(f"expected a RefinementModel, HandRefiner, Refiner or checkpoint path, got {type(source).__name__}")
 
 
 class StreamingRefiner:
     """Refines a live sequence one frame at a time with a causal window of the last ``window`` frames.
 
     Args:
-        refiner: a :class:`HandRefiner`, a :class:`~handprior.inference.refine.Refiner`, or a checkpoint path.
+        refiner: a :class:`~handprior.inference.model.RefinementModel`, a ``HandRefiner``, a
+            :class:`~handprior.inference.refine.Refiner`, or a checkpoint path.
         window: frames per causal window (default: the window the model was trained on, 27); at most the
             network's ``seq_len``.
         device: for a checkpoint path: ``auto``, ``cpu``, ``cuda``, ... (a model in memory stays where it is).
@@ -68,13 +69,13 @@ class StreamingRefiner:
 
     def __init__(
         self,
-        refiner: HandRefiner | Any,
+        refiner: RefinementModel | str | Path | Any,
         window: int | None = None,
         device: str = "auto",
         compile: bool = False,
         lag: int = 0,
     ) -> None:
-        self.model = _as_model(refiner, device).eval()
+        self.model = as_refinement_model(refiner, device).eval()
         self.window = int(window if window is not None else self.model.window)
         if self.window < 1:
             raise ValueError(f"window must be >= 1, got {self.window}")
@@ -133,7 +134,7 @@ class StreamingRefiner:
         return refined.cpu().numpy() if isinstance(frame, np.ndarray) else refined
 
     def refine_sequence(self, sequence: Tensor) -> dict[str, Tensor | None]:
-        """Stream a whole sequence (L,21,3) mm from a fresh start, as :meth:`HandRefiner.refine_sequence` does
+        """Stream a whole sequence (L,21,3) mm from a fresh start, as :meth:`RefinementModel.refine_sequence` does
         offline: ``joints (L,21,3)``, ``theta (L,48)`` and ``beta (L,10)`` (None when the network has none).
         With a lag, frame f comes from the push of frame f + lag, and the last ``lag`` frames from the last
         window (as a stream that ends would flush them)."""

@@ -102,6 +102,23 @@ def build_net(config: Mapping[str, Any], source: str | Path | None = None) -> nn
         ) from None
 
 
+def network_from_checkpoint(
+    checkpoint: Mapping[str, Any], source: str | Path | None = None, net: nn.Module | None = None
+) -> tuple[nn.Module, dict[str, Any] | None]:
+    """The network of a loaded (checked) checkpoint, rebuilt from its stored configuration, and that
+    configuration; ``net`` is used instead when given (for checkpoints that do not name their network)."""
+    config = net_config(checkpoint)
+    if net is not None:
+        return net, config
+    if config is None:
+        raise HandpriorInputError(
+            "the checkpoint does not name its network (no hyper_parameters['net']; it was not written by "
+            "`handprior fit`); pass the network: from_checkpoint(path, net=...)",
+            source,
+        )
+    return build_net(config, source), config
+
+
 def config_differences(trained: Any, current: Any, prefix: str = "model.net") -> list[str]:
     """Human-readable differences between two configurations, e.g. ``model.net.init_args.dim=64, the config
     says 32``; keys present on one side only are named too."""

@@ -1,8 +1,9 @@
 """The LightningModule: a refinement network + the MANO layer + losses + metrics + optimiser.
 
 The network is a plain ``nn.Module`` given by configuration (``model.net``). Training runs on windows of T
-frames; validation, test and predict run on whole sequences, windowed with ``eval_stride`` and stitched by
-averaging overlapping windows, so metrics (Accel in particular) are over whole sequences.
+frames; validation, test and predict run on whole sequences through the inference object
+(:class:`handprior.inference.model.RefinementModel`: windowed with ``eval_stride`` and stitched by averaging
+overlapping windows), so metrics (Accel in particular) are over whole sequences.
 """
 
 from __future__ import annotations
@@ -14,21 +15,21 @@ from pathlib import Path
 from typing import Any
 
 import lightning as L
-import numpy as np
 import torch
 from lightning.pytorch.utilities.rank_zero import rank_zero_warn
 from torch import Tensor, nn
 
-from handprior.data.windows import cut_windows, local_window_starts, stitch_windows
 from handprior.errors import HandpriorInputError
-from handprior.metrics.functional import aligned_errors
+from handprior.inference.model import RefinementModel
 from handprior.metrics.modules import MPJPE, MPVPE, AccelError
-from handprior.models.checkpoint import build_net, check_compatible, load_checkpoint, net_config
+from handprior.models.checkpoint import check_compatible, load_checkpoint, network_from_checkpoint
 from handprior.models.losses import LossWeights, accel_loss, param_loss, position_loss, root_relative
 from handprior.models.nets.output import NetOutput
 from handprior.training.optimizer import adamw
 
 STAGES = ("val", "test")
+# HandRefiner arguments that say how to evaluate, not what was trained: each run's choice, never stored.
+EVALUATION_SETTINGS = ("eval_stride", "eval_chunk", "accel_pad")
 REFINED_METRICS = ("mpjpe", "mpvpe", "accel")
 INPUT_METRICS = ("input_mpjpe", "input_accel")
 
@@ -52,7 +53,6 @@ class HandRefiner(L.LightningModule):
         eval_stride: int | None = None,
         eval_chunk: int = 256,
         accel_pad: bool = False,
-        num_examples: int = 2,
         compile: bool = False,
     ) -> None:
         """
@@ -77,24 +77,22 @@ class HandRefiner(L.LightningModule):
                 windowed network (``experiments/bench/protocols.py`` measures both).
             eval_chunk: windows per network call when refining whole sequences.
             accel_pad: count a zero acceleration error at both sequence ends (SmoothNet's convention).
-            num_examples: test sequences kept for plots (``test_examples``).
             compile: ``torch.compile`` the network (in place, so checkpoints keep their parameter names) when the
                 Trainer sets the model up; for GPU training, where it fuses the many small kernels.
         """
         super().__init__()
         self.loss_weights = loss or LossWeights()
-        # Plain values only, so that checkpoints load with weights_only=True (no pickled classes).
-        self.save_hyperparameters(ignore=["net", "loss"])
+        # Plain values only, so that checkpoints load with weights_only=True (no pickled classes). How to
+        # evaluate is each run's choice, so the evaluation settings are not stored with the weights.
+        self.save_hyperparameters(ignore=["net", "loss", *EVALUATION_SETTINGS])
         self.hparams["loss"] = asdict(self.loss_weights)
         self.net = net
         self.window = window
-        self.input_scale_mm = input_scale_mm
         self.mesh_frames = mesh_frames
-        if eval_stride is not None and eval_stride < 1:
-            raise ValueError(f"eval_stride must be >= 1 or None (the window length), got {eval_stride}")
-        self.eval_stride, self.eval_chunk, self.num_examples = eval_stride, eval_chunk, num_examples
-        self._mano_settings = {"model_path": mano_model_path, "flat_hand_mean": flat_hand_mean}
-        self._mano: list[nn.Module] = []  # kept out of the state dict: it is data, not weights
+        # Inference (normalisation, windowing, whole sequences, the mesh) is a plain object sharing the network.
+        self.inference = RefinementModel(
+            net, window, input_scale_mm, eval_stride, eval_chunk, mano_model_path, flat_hand_mean
+        )
         self.metrics = nn.ModuleDict(
             {
                 stage: nn.ModuleDict(
@@ -109,60 +107,20 @@ class HandRefiner(L.LightningModule):
                 for stage in STAGES
             }
         )
-        self.test_examples: list[dict[str, Any]] = []
-        self.test_per_joint: dict[str, np.ndarray] = {}
-        self._per_joint_sums: dict[str, Tensor] = {}
 
     # ----------------------------------------------------------------------------------------- network
-    @property
-    def mano(self) -> nn.Module:
-        """The MANO layer (built on first use, moved to the module's device)."""
-        if not self._mano:
-            from handprior.body.mano import ManoLayer
-
-            self._mano.append(ManoLayer(**self._mano_settings))
-        if self._mano[0].faces.device != self.device:
-            self._mano[0].to(self.device)
-        return self._mano[0]
-
     def configure_model(self) -> None:
         """Compile the network when ``compile`` is set (once; the Trainer calls this for every stage)."""
         if self.hparams.get("compile") and getattr(self.net, "_compiled_call_impl", None) is None:
             self.net.compile()
 
-    def run_net(self, pred: Tensor) -> NetOutput:
-        """Network on windows in mm: (B,T,J,3) -> NetOutput with joints in mm.
-
-        Outputs are float32 also under bf16/fp16 autocast (``--trainer.precision=bf16-mixed``): the network's
-        matmuls run in low precision, while losses, the MANO layer and the metrics work in float32 millimetres.
-        """
-        center = pred[:, :, :1].mean(dim=1, keepdim=True)  # (B,1,1,3) mean wrist of each window
-        out = self.net((pred - center) / self.input_scale_mm)
-        out.joints = out.joints.float() * self.input_scale_mm + center
-        out.theta = None if out.theta is None else out.theta.float()
-        out.beta = None if out.beta is None else out.beta.float()
-        out.beta_blocks = [b.float() for b in out.beta_blocks]
-        return out
-
     def forward(self, pred: Tensor) -> NetOutput:
-        return self.run_net(pred)
-
-    def mesh(self, theta: Tensor, beta: Tensor, wrist: Tensor, chunk: int = 4096) -> Tensor:
-        """MANO mesh placed at a wrist position: theta (N,48), beta (N,10), wrist (N,3) mm -> (N,778,3) mm.
-
-        Always float32, with autocast off (the blend shapes and skinning need more than bf16's 8 bits).
-        """
-        theta, beta, wrist = theta.float(), beta.float(), wrist.float()
-        parts = []
-        with torch.autocast(device_type=theta.device.type, enabled=False):
-            for i in range(0, theta.shape[0], chunk):
-                verts, joints = self.mano(theta[i : i + chunk], beta[i : i + chunk])
-                parts.append(verts - joints[:, :1] + wrist[i : i + chunk, None])
-        return torch.cat(parts)
+        """Network on windows in mm: (B,T,J,3) -> NetOutput with joints in mm (see :class:`RefinementModel`)."""
+        return self.inference.run_net(pred)
 
     # ---------------------------------------------------------------------------------------- training
     def training_step(self, batch: dict[str, Any], batch_idx: int) -> Tensor:
-        out = self.run_net(batch["pred"])
+        out = self(batch["pred"])
         gt, w = batch["gt"], self.loss_weights
         pred_rel, gt_rel = root_relative(out.joints), root_relative(gt)  # (B,T,J,3)
         terms = {
@@ -198,8 +156,9 @@ class HandRefiner(L.LightningModule):
 
         beta = out.beta if out.beta is not None else gt_beta  # (B,10)
         wrist_p, wrist_g = pick(out.joints)[:, :1], pick(gt)[:, :1]  # (B*F,1,3)
-        pred_v = self.mesh(pick(out.theta), beta.repeat_interleave(f, 0), wrist_p[:, 0])  # (B*F,778,3)
-        gt_v = self.mesh(pick(gt_theta), gt_beta.repeat_interleave(f, 0), wrist_g[:, 0])
+        mesh = self.inference.mesh
+        pred_v = mesh(pick(out.theta), beta.repeat_interleave(f, 0), wrist_p[:, 0])  # (B*F,778,3)
+        gt_v = mesh(pick(gt_theta), gt_beta.repeat_interleave(f, 0), wrist_g[:, 0])
         scale = batch.get("scale", gt.new_ones(b)).repeat_interleave(f, 0)[:, None, None]  # augmentation (B*F,1,1)
         pred_v = (pred_v - wrist_p) * scale + wrist_p
         gt_v = (gt_v - wrist_g) * scale + wrist_g
@@ -211,36 +170,10 @@ class HandRefiner(L.LightningModule):
             return torch.arange(frames, device=device).expand(batch, frames)
         return torch.rand(batch, frames, device=device).argsort(dim=1)[:, : self.mesh_frames]
 
-    # --------------------------------------------------------------------------- whole-sequence refinement
-    @torch.no_grad()
-    def refine_sequence(self, pred: Tensor) -> dict[str, Tensor | None]:
-        """Refine one whole sequence (L,J,3) mm -> joints (L,J,3), theta (L,48) | None, beta (L,10) | None."""
-        length = pred.shape[0]
-        if getattr(self.net, "sequence_level", False):
-            out = self.run_net(pred[None])
-            beta = None if out.beta is None else out.beta.expand(length, -1)
-            theta = None if out.theta is None else out.theta[0]
-            return {"joints": out.joints[0], "theta": theta, "beta": beta}
-        starts = torch.from_numpy(local_window_starts(length, self.window, self.eval_stride or self.window)).to(pred.device)
-        windows = cut_windows(pred, starts, self.window)  # (W,T,J,3)
-        outs = [self.run_net(windows[i : i + self.eval_chunk]) for i in range(0, len(windows), self.eval_chunk)]
-        result: dict[str, Tensor | None] = {
-            "joints": stitch_windows(torch.cat([o.joints for o in outs]), starts, length),
-            "theta": None,
-            "beta": None,
-        }
-        if outs[0].theta is not None:
-            # Axis-angle averaged across overlapping windows: exact where windows agree, a close
-            # approximation for the small differences between neighbouring windows.
-            result["theta"] = stitch_windows(torch.cat([o.theta for o in outs]), starts, length)
-        if outs[0].beta is not None:
-            beta = torch.cat([o.beta for o in outs])[:, None].expand(-1, self.window, -1)  # (W,T,10)
-            result["beta"] = stitch_windows(beta, starts, length)
-        return result
-
+    # -------------------------------------------------------------------------------------- evaluation
     def _evaluate(self, batch: dict[str, Any], stage: str) -> dict[str, Tensor | None]:
         pred, gt = batch["pred"], batch["gt"]
-        refined = self.refine_sequence(pred)
+        refined = self.inference.refine_sequence(pred)
         metrics = self.metrics[stage]
         metrics["mpjpe"].update(refined["joints"], gt)
         metrics["accel"].update(refined["joints"], gt)
@@ -248,8 +181,8 @@ class HandRefiner(L.LightningModule):
         metrics["input_accel"].update(pred, gt)
         if refined["theta"] is not None and batch["has_mano"]:
             beta = refined["beta"] if refined["beta"] is not None else batch["gt_beta"]
-            pred_v = self.mesh(refined["theta"], beta, refined["joints"][:, 0])
-            gt_v = self.mesh(batch["gt_theta"], batch["gt_beta"], gt[:, 0])
+            pred_v = self.inference.mesh(refined["theta"], beta, refined["joints"][:, 0])
+            gt_v = self.inference.mesh(batch["gt_theta"], batch["gt_beta"], gt[:, 0])
             metrics["mpvpe"].update(pred_v, gt_v, refined["joints"], gt)
         return refined
 
@@ -265,34 +198,16 @@ class HandRefiner(L.LightningModule):
     def on_validation_epoch_end(self) -> None:
         self._log_epoch("val")
 
-    def on_test_epoch_start(self) -> None:
-        self.test_examples, self.test_per_joint, self._per_joint_sums = [], {}, {}
-
-    def test_step(self, batch: dict[str, Any], batch_idx: int) -> None:
-        refined = self._evaluate(batch, "test")
-        pred, gt = batch["pred"], batch["gt"]
-        for key, joints in (("input", pred), ("refined", refined["joints"])):
-            errors = aligned_errors(joints, gt).sum(dim=0)  # (J,)
-            self._per_joint_sums[key] = self._per_joint_sums.get(key, 0) + errors
-        self._per_joint_sums["frames"] = self._per_joint_sums.get("frames", 0) + pred.shape[0]
-        if len(self.test_examples) < self.num_examples:
-            self.test_examples.append(
-                {
-                    "name": batch["name"],
-                    "input": pred.cpu().numpy(),
-                    "refined": refined["joints"].cpu().numpy(),
-                    "gt": gt.cpu().numpy(),
-                }
-            )
+    def test_step(self, batch: dict[str, Any], batch_idx: int) -> dict[str, Tensor | None]:
+        """Score one whole test sequence; returns its refinement (``joints``, ``theta``, ``beta``), which
+        callbacks (the plots) receive as the step's outputs."""
+        return self._evaluate(batch, "test")
 
     def on_test_epoch_end(self) -> None:
         self._log_epoch("test")
-        frames = self._per_joint_sums.pop("frames", 0)
-        if frames:
-            self.test_per_joint = {k: (v / frames).cpu().numpy() for k, v in self._per_joint_sums.items()}
 
     def predict_step(self, batch: dict[str, Any], batch_idx: int) -> dict[str, Any]:
-        refined = self.refine_sequence(batch["pred"])
+        refined = self.inference.refine_sequence(batch["pred"])
         return {
             "index": batch["index"],
             "name": batch["name"],
@@ -335,16 +250,8 @@ class HandRefiner(L.LightningModule):
             )
         checkpoint = load_checkpoint(checkpoint_path, map_location or "cpu")
         hparams = checkpoint["hyper_parameters"]
-        config = net_config(checkpoint)
-        if net is None:
-            if config is None:
-                raise HandpriorInputError(
-                    "the checkpoint does not name its network (no hyper_parameters['net']; it was not written by "
-                    "`handprior fit`); pass the network: from_checkpoint(path, net=...)",
-                    checkpoint_path,
-                )
-            net = build_net(config, checkpoint_path)
-        accepted = set(inspect.signature(cls.__init__).parameters) - {"self", "net", "loss"}
+        net, config = network_from_checkpoint(checkpoint, checkpoint_path, net)
+        accepted = set(inspect.signature(cls.__init__).parameters) - {"self", "net", "loss", *EVALUATION_SETTINGS}
         kwargs: dict[str, Any] = {key: value for key, value in hparams.items() if key in accepted}
         if isinstance(hparams.get("loss"), dict):
             names = {f.name for f in fields(LossWeights)}

@@ -23,8 +23,8 @@ def refiner(checkpoint: Path) -> Refiner:
 
 def test_the_checkpoint_alone_rebuilds_the_model(refiner: Refiner, checkpoint: Path, hand) -> None:
     stored = torch.load(checkpoint, weights_only=True)["state_dict"]
-    for key, value in refiner.model.state_dict().items():
-        assert torch.equal(value, stored[key]), key
+    for key, value in refiner.model.net.state_dict().items():
+        assert torch.equal(value, stored[f"net.{key}"]), key
     assert type(refiner.model.net).__name__ == "HandPriorNet" and refiner.window == 27
     result = refiner.refine(hand(40))
     assert result["joints"].shape == (40, 21, 3) and np.isfinite(result["joints"]).all()

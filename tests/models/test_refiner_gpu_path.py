@@ -37,12 +37,12 @@ def test_outputs_are_float32_under_bf16_autocast() -> None:
     model, batch = _tiny(), _batch()
     with torch.autocast("cpu", dtype=torch.bfloat16):
         raw = model.net(batch["pred"] / 100)
-        out = model.run_net(batch["pred"])
-        verts = model.mesh(out.theta[:, 0], out.beta, out.joints[:, 0, 0])
+        out = model(batch["pred"])
+        verts = model.inference.mesh(out.theta[:, 0], out.beta, out.joints[:, 0, 0])
     assert raw.theta.dtype == torch.bfloat16  # the network itself does run in bf16
     assert out.joints.dtype == out.theta.dtype == out.beta.dtype == verts.dtype == torch.float32
     with torch.no_grad():
-        reference = model.mesh(out.theta[:, 0], out.beta, out.joints[:, 0, 0])
+        reference = model.inference.mesh(out.theta[:, 0], out.beta, out.joints[:, 0, 0])
     torch.testing.assert_close(verts, reference)  # the mesh itself is computed in float32
 
 

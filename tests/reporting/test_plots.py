@@ -4,6 +4,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from handprior.reporting.callbacks import PlotCallback
@@ -71,18 +72,30 @@ def test_skeleton_gif_is_subsampled(tmp_path, example):
     assert_image(path, frames=8)
 
 
+def _test_epoch(callback: PlotCallback, trainer: SimpleNamespace, examples: list[dict]) -> None:
+    """Drive the callback through a test epoch whose steps refined ``examples`` (their ``refined`` arrays)."""
+    callback.on_test_epoch_start(trainer, None)
+    for i, example in enumerate(examples):
+        batch = {"name": example["name"], **{k: torch.as_tensor(example[k]) for k in ("input", "gt")}}
+        batch["pred"] = batch.pop("input")
+        callback.on_test_batch_end(trainer, None, {"joints": torch.as_tensor(example["refined"])}, batch, i)
+    callback.on_test_epoch_end(trainer, None)
+    callback.on_test_end(trainer, None)
+
+
 def test_callback_writes_into_the_log_dir(tmp_path, example):
-    per_joint = {"input": np.linspace(5, 10, 21), "refined": np.linspace(2, 4, 21)}
-    module = SimpleNamespace(test_examples=[example, dict(example, name="second")], test_per_joint=per_joint)
     trainer = SimpleNamespace(
         is_global_zero=True, log_dir=str(tmp_path / "version_0"), default_root_dir="x", loggers=[]
     )
     callback = PlotCallback(num_sequences=1, gif=True, max_frames=5)
-    callback.on_test_end(trainer, module)
+    _test_epoch(callback, trainer, [example, dict(example, name="second")])
     assert set(callback.paths) == {"per_joint", "seq_0_left/errors", "seq_0_left/trajectory", "seq_0_left/skeleton"}
     assert all(p.parent == tmp_path / "version_0" / "plots" for p in callback.paths.values())
     assert_image(callback.paths["per_joint"])
     assert_image(callback.paths["seq_0_left/skeleton"], frames=5)
+    assert [e["name"] for e in callback.examples] == ["seq/0 left"]
+    assert callback.per_joint["refined"].shape == (21,)
+    assert callback.per_joint["input"].mean() > callback.per_joint["refined"].mean()
 
 
 def test_no_examples_no_gif(tmp_path):
@@ -96,13 +109,12 @@ def test_callback_logs_to_wandb_offline(tmp_path, example, monkeypatch):
     monkeypatch.setenv("WANDB_MODE", "offline")
     logger = WandbLogger(save_dir=str(tmp_path), project="handprior-test")
     try:
-        module = SimpleNamespace(test_examples=[example], test_per_joint={})
         trainer = SimpleNamespace(
             is_global_zero=True, log_dir=str(tmp_path / "run"), default_root_dir="x", loggers=[logger]
         )
-        PlotCallback(gif=True, max_frames=4).on_test_end(trainer, module)
+        _test_epoch(PlotCallback(gif=True, max_frames=4), trainer, [example])
         run_dir = tmp_path / "wandb"
-        assert len(list(run_dir.rglob("media/images/test/plots/**/*.png"))) == 2
+        assert len(list(run_dir.rglob("media/images/test/plots/**/*.png"))) == 3  # per joint, errors, trajectory
         assert len(list(run_dir.rglob("media/videos/test/plots/**/*.gif"))) == 1
     finally:
         logger.experiment.finish()
