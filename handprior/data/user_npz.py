@@ -7,12 +7,16 @@ sequence boundaries (sequence s is frames offsets[s]:offsets[s+1]), optional ``n
 
 from __future__ import annotations
 
+import math
+import struct
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
 
 from handprior.body.joints import MIDDLE_MCP, NUM_JOINTS, WRIST
+from handprior.data.file_checks import MAX_ARRAY_BYTES, SNIFF_BYTES, check_looks_like, sniff
 from handprior.data.store import SequenceStore
 from handprior.errors import HandpriorInputError
 
@@ -22,22 +26,76 @@ OPTIONAL_KEYS = ("names", "fps")
 METRES_THRESHOLD = 1.0
 
 
-def read_npz(path: str | Path) -> dict[str, np.ndarray]:
-    """Read every array of an ``.npz`` without unpickling anything; clear errors for bad files."""
+def read_npz(path: str | Path, max_bytes: int = MAX_ARRAY_BYTES) -> dict[str, np.ndarray]:
+    """Read every array of an ``.npz`` without unpickling anything; clear errors for bad files.
+
+    Before anything is read, each member's ``.npy`` header is checked: an object dtype (pickled data) and
+    arrays declaring more than ``max_bytes`` (in all) or more data than the member holds are refused.
+    """
     path = Path(path)
+    if path.is_dir():
+        raise HandpriorInputError("is a folder, not a .npz file", path)
     if not path.is_file():
         raise HandpriorInputError("file does not exist", path)
     if path.stat().st_size == 0:
         raise HandpriorInputError("file is empty", path)
+    with path.open("rb") as handle:
+        head = handle.read(SNIFF_BYTES)
+    if sniff(head) != "npz":
+        check_looks_like(path, "npz", head)
+        raise HandpriorInputError("not a .npz archive (it does not start like a zip file)", path)
     try:
+        with zipfile.ZipFile(path) as archive:
+            _check_members(archive, path, max_bytes)
         with np.load(path, allow_pickle=False) as archive:
             return {key: archive[key] for key in archive.files}
+    except HandpriorInputError:
+        raise
     except ValueError as error:
         if "allow_pickle" in str(error) or "Object arrays" in str(error):
-            raise HandpriorInputError("holds Python objects (pickled arrays); save plain numeric/string arrays", path) from None
+            raise HandpriorInputError(
+                "holds Python objects (pickled arrays); save plain numeric/string arrays", path
+            ) from None
         raise HandpriorInputError(f"cannot read ({error})", path) from None
-    except (zipfile.BadZipFile, OSError, EOFError) as error:
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, OSError, EOFError, NotImplementedError,
+            RuntimeError, struct.error, OverflowError) as error:  # fmt: skip
         raise HandpriorInputError(f"not a valid .npz archive or truncated ({error})", path) from None
+
+
+def _check_members(archive: zipfile.ZipFile, path: Path, max_bytes: int) -> None:
+    """Each member is a ``.npy`` whose header declares a plain dtype and a shape that fits ``max_bytes`` (all
+    members together) and the member's own size; nothing beyond the headers is read."""
+    total = 0
+    for info in archive.infolist():
+        with archive.open(info) as member:
+            try:
+                version = np.lib.format.read_magic(member)
+            except ValueError:
+                raise HandpriorInputError(f"member {info.filename!r} is not a numpy array", path) from None
+            if version == (1, 0):
+                shape, _, dtype = np.lib.format.read_array_header_1_0(member)
+            elif version == (2, 0):
+                shape, _, dtype = np.lib.format.read_array_header_2_0(member)
+            else:
+                raise HandpriorInputError(f"member {info.filename!r} has an unsupported .npy version {version}", path)
+            if dtype.hasobject:
+                raise HandpriorInputError(
+                    "holds Python objects (pickled arrays); save plain numeric/string arrays", path
+                )
+            declared = math.prod(shape) * max(dtype.itemsize, 1)  # zero-size items still cost
+            total += declared
+            if total > max_bytes:
+                raise HandpriorInputError(
+                    f"{info.filename!r} declares {shape} {dtype}: {declared / 2**20:.0f} MiB, over the limit of "
+                    f"{max_bytes / 2**20:.0f} MiB of arrays per file",
+                    path,
+                )
+            if declared > info.file_size - member.tell():
+                raise HandpriorInputError(
+                    f"{info.filename!r} declares {shape} {dtype} ({declared} bytes) but holds "
+                    f"{max(info.file_size - member.tell(), 0)} bytes of data (truncated or corrupt)",
+                    path,
+                )
 
 
 def check_joint_shape(array: np.ndarray, key: str, path: Path) -> np.ndarray:
@@ -51,15 +109,18 @@ def check_joint_shape(array: np.ndarray, key: str, path: Path) -> np.ndarray:
 
 def check_offsets(offsets: np.ndarray, frames: int, path: Path) -> np.ndarray:
     """Sequence boundaries ``offsets (S+1,)``: integers rising strictly from 0 to ``frames``; returns int64."""
-    if offsets.ndim != 1 or not np.issubdtype(offsets.dtype, np.integer):
+    if offsets.ndim != 1 or offsets.dtype.kind not in "iu":
         raise HandpriorInputError(f"'offsets' must be a 1-D integer array, found {offsets.dtype} {offsets.shape}", path)
-    if len(offsets) < 2 or offsets[0] != 0 or offsets[-1] != frames or np.any(np.diff(offsets) <= 0):
+    # Compared as Python ints first: uint64 values past int64 would wrap when cast (and np.diff wraps too).
+    in_range = offsets.size > 0 and int(offsets.min()) >= 0 and int(offsets.max()) <= frames
+    offsets = offsets.astype(np.int64) if in_range else offsets
+    if not in_range or len(offsets) < 2 or offsets[0] != 0 or offsets[-1] != frames or np.any(np.diff(offsets) <= 0):
         raise HandpriorInputError(
             f"'offsets' must rise strictly from 0 to the frame count {frames} (no empty sequences), "
             f"found {offsets[:3].tolist()}...{offsets[-2:].tolist()}",
             path,
         )
-    return offsets.astype(np.int64)
+    return offsets
 
 
 def check_joints(array: np.ndarray, key: str, path: Path) -> np.ndarray:
@@ -85,7 +146,9 @@ def load_user_npz(path: str | Path) -> SequenceStore:
     data = read_npz(path)
     missing = [key for key in REQUIRED_KEYS if key not in data]
     if missing:
-        raise HandpriorInputError(f"missing keys {missing}; expected {list(REQUIRED_KEYS)} (+ optional {list(OPTIONAL_KEYS)})", path)
+        raise HandpriorInputError(
+            f"missing keys {missing}; expected {list(REQUIRED_KEYS)} (+ optional {list(OPTIONAL_KEYS)})", path
+        )
     unknown = sorted(set(data) - set(REQUIRED_KEYS) - set(OPTIONAL_KEYS))
     if unknown:
         raise HandpriorInputError(f"unknown keys {unknown}; allowed: {list(REQUIRED_KEYS + OPTIONAL_KEYS)}", path)

@@ -9,7 +9,13 @@ palm to the tip), in mm or m (decided later, see :mod:`handprior.inference.prepr
   ``null`` / ``NaN`` mark missing values.
 * ``.csv``: one row per frame; 63 value columns (joint-major: ``wrist_x, wrist_y, wrist_z, thumb1_x, ...``),
   with or without a header. With a header, joint-named columns may come in any order, beside optional
-  ``frame`` / ``time`` / ``timestamp`` columns that are copied to the output. Empty cells are missing values.
+  ``frame`` / ``time`` / ``timestamp`` columns that are copied to the output. Empty cells and the usual
+  missing-value tokens (``nan``, ``n/a``, ``NA``, ``null``, ``None``, ...) are missing values; a first row is a
+  header when it names known columns or holds no number at all.
+
+Untrusted files stay inert: ``.npz`` arrays are checked from their headers (no pickles, a size limit) before
+they are read, text files over a size limit are refused, a file whose content is another format than its
+extension is named for what it looks like, and a file where every frame is missing is refused.
 
 Outputs take the format of their extension and, when it is the input's format, the input's layout (JSON
 wrapper and frame shape, CSV header and column order, pass-through columns).
@@ -30,7 +36,8 @@ from typing import IO, Any
 import numpy as np
 
 from handprior.body.joints import JOINT_NAMES, NUM_JOINTS
-from handprior.data.user_npz import read_npz
+from handprior.data.file_checks import MAX_TEXT_BYTES, check_looks_like, check_no_clash, check_writable
+from handprior.data.user_npz import check_offsets, read_npz
 from handprior.errors import HandpriorInputError
 
 FORMATS = {".npz": "npz", ".json": "json", ".csv": "csv"}
@@ -39,6 +46,12 @@ JSON_KEYS = ("frames", "fps")
 CSV_COLUMNS: tuple[str, ...] = tuple(f"{name}_{axis}" for name in JOINT_NAMES for axis in "xyz")
 CSV_PASSTHROUGH = ("frame", "time", "timestamp")
 VALUES = NUM_JOINTS * 3
+PLOT_SUFFIXES = (".png", ".gif")  # what `handprior refine --plot` writes
+# Cells read as missing values (compared in lower case), as pandas' default na_values.
+MISSING_TOKENS = frozenset(
+    ["", "nan", "-nan", "+nan", "n/a", "na", "#n/a", "#n/a n/a", "#na", "<na>", "null", "none", "-1.#ind",
+     "1.#ind", "-1.#qnan", "1.#qnan"]
+)  # fmt: skip
 
 
 @dataclass
@@ -80,8 +93,13 @@ def check_layout(array: np.ndarray, key: str, path: str | Path | None) -> None:
     :func:`handprior.data.user_npz.check_joints` checks the values once they are complete and in mm)."""
     if array.ndim != 3 or array.shape[1:] != (NUM_JOINTS, 3):
         raise HandpriorInputError(f"{key!r} must have shape (N,21,3), found {tuple(array.shape)}", path)
-    if not np.issubdtype(array.dtype, np.number):
+    if not is_real(array):
         raise HandpriorInputError(f"{key!r} must be numeric, found dtype {array.dtype}", path)
+
+
+def is_real(array: np.ndarray) -> bool:
+    """Whether an array holds real numbers (integers or floats; not bool, complex, dates or text)."""
+    return array.dtype.kind in "iuf"
 
 
 def read_sequence(path: str | Path) -> SequenceFile:
@@ -90,10 +108,19 @@ def read_sequence(path: str | Path) -> SequenceFile:
     kind = file_format(path)
     if kind == "npz":
         return _read_npz(path)
+    if path.is_dir():
+        raise HandpriorInputError(f"is a folder, not a .{kind} file", path)
     if not path.is_file():
         raise HandpriorInputError("file does not exist", path)
+    size = path.stat().st_size
+    if size > MAX_TEXT_BYTES:
+        raise HandpriorInputError(
+            f"is {size / 2**20:.0f} MiB, over the limit of {MAX_TEXT_BYTES / 2**20:.0f} MiB", path
+        )
+    data = path.read_bytes()
+    check_looks_like(path, kind, data[:4096], ignore=("csv",) if kind == "json" else ())
     try:
-        text = path.read_text(encoding="utf-8-sig")
+        text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise HandpriorInputError(f"not a UTF-8 text file, as a .{kind} must be", path) from None
     if not text.strip():
@@ -104,8 +131,16 @@ def read_sequence(path: str | Path) -> SequenceFile:
 def _single(path: Path, kind: str, joints: np.ndarray, **layout: Any) -> SequenceFile:
     if len(joints) == 0:
         raise HandpriorInputError("holds no frames", path)
+    check_not_all_missing(joints, path)
     offsets = np.array([0, len(joints)], dtype=np.int64)
     return SequenceFile(path, kind, joints.astype(np.float64), offsets, [path.stem], **layout)
+
+
+def check_not_all_missing(joints: np.ndarray, path: Path, key: str = "") -> None:
+    """Refuse joints (N,21,3) in which no frame has all its values (nothing to refine)."""
+    if not np.isfinite(joints).all(axis=tuple(range(1, joints.ndim))).any():
+        what = f"{key!r}: every frame" if key else "every frame"
+        raise HandpriorInputError(f"{what} is missing (NaN, null or empty values): there is nothing to refine", path)
 
 
 def _read_npz(path: Path) -> SequenceFile:
@@ -119,6 +154,7 @@ def _read_npz(path: Path) -> SequenceFile:
     check_layout(pred, "pred", path)
     if len(pred) == 0:
         raise HandpriorInputError("'pred' holds no frames", path)
+    check_not_all_missing(pred, path, "pred")
     gt = None
     if "joints" in data:
         check_layout(data["joints"], "joints", path)
@@ -127,13 +163,7 @@ def _read_npz(path: Path) -> SequenceFile:
             raise HandpriorInputError(f"'joints' has {len(gt)} frames but 'pred' has {len(pred)}", path)
     offsets = np.array([0, len(pred)], dtype=np.int64)
     if "offsets" in data:
-        offsets = data["offsets"]
-        if offsets.ndim != 1 or not np.issubdtype(offsets.dtype, np.integer):
-            raise HandpriorInputError(
-                f"'offsets' must be a 1-D integer array, found {offsets.dtype} {offsets.shape}", path
-            )
-        if len(offsets) < 2 or offsets[0] != 0 or offsets[-1] != len(pred) or np.any(np.diff(offsets) <= 0):
-            raise HandpriorInputError(f"'offsets' must rise strictly from 0 to the frame count {len(pred)}", path)
+        offsets = check_offsets(data["offsets"], len(pred), path)
     count = len(offsets) - 1
     names = [path.stem] if count == 1 else [f"{path.stem}_{i}" for i in range(count)]
     if "names" in data:
@@ -142,9 +172,9 @@ def _read_npz(path: Path) -> SequenceFile:
         names = [str(name) for name in data["names"]]
     fps = None
     if "fps" in data:
-        if data["fps"].size != 1 or not np.issubdtype(data["fps"].dtype, np.number):
+        if data["fps"].size != 1 or not is_real(data["fps"]):
             raise HandpriorInputError("'fps' must be one number", path)
-        fps = float(data["fps"])
+        fps = float(data["fps"].reshape(()))
     return SequenceFile(path, "npz", pred.astype(np.float64), offsets.astype(np.int64), names, fps, gt)
 
 
@@ -152,8 +182,8 @@ def _frames_array(frames: list[Any], path: Path) -> tuple[np.ndarray, bool]:
     """JSON frames -> (L,21,3) float64 (None -> NaN) and whether frames were flat lists of 63 numbers."""
     for index, frame in enumerate(frames):
         try:
-            shape = np.asarray(frame, dtype=np.float64).shape
-        except (ValueError, TypeError):
+            shape = np.asarray(frame, dtype=np.float64).shape if isinstance(frame, list) else None
+        except (ValueError, TypeError, OverflowError):
             shape = None
         if shape not in ((NUM_JOINTS, 3), (VALUES,)):
             found = "a ragged or non-numeric list" if shape is None else f"shape {shape}"
@@ -172,9 +202,12 @@ def _read_json(path: Path, text: str) -> SequenceFile:
     try:
         content = json.loads(text)
     except json.JSONDecodeError as error:
+        check_looks_like(path, "json", text[:4096].encode())
         raise HandpriorInputError(
             f"not valid JSON (line {error.lineno}, column {error.colno}: {error.msg}); truncated?", path
         ) from None
+    except RecursionError:
+        raise HandpriorInputError("JSON nested too deeply; frames are lists of 21 [x, y, z]", path) from None
     wrapped = isinstance(content, dict)
     fps = None
     if wrapped:
@@ -186,7 +219,10 @@ def _read_json(path: Path, text: str) -> SequenceFile:
         if "fps" in content:
             if not isinstance(content["fps"], int | float) or isinstance(content["fps"], bool):
                 raise HandpriorInputError("'fps' must be a number", path)
-            fps = float(content["fps"])
+            try:
+                fps = float(content["fps"])
+            except OverflowError:
+                raise HandpriorInputError("'fps' is out of range", path) from None
         content = content["frames"]
     if not isinstance(content, list):
         raise HandpriorInputError(
@@ -198,12 +234,30 @@ def _read_json(path: Path, text: str) -> SequenceFile:
     return _single(path, "json", joints, fps=fps, json_wrapped=wrapped, json_flat=flat)
 
 
-def _is_value(cell: str) -> bool:
+def _is_number(cell: str) -> bool:
     try:
         float(cell)
     except ValueError:
-        return not cell.strip()
+        return False
     return True
+
+
+def _is_missing(cell: str) -> bool:
+    return cell.strip().lower() in MISSING_TOKENS
+
+
+def _cell_value(cell: str) -> float:
+    """A CSV cell as a number, NaN for a missing-value token; ValueError for anything else."""
+    return np.nan if _is_missing(cell) else float(cell)
+
+
+def is_header(row: list[str]) -> bool:
+    """Whether a first CSV row is a header: it names a known column, or holds no number and not only missing
+    values (a row of numbers and missing-value tokens is a frame)."""
+    names = {cell.strip().lower() for cell in row}
+    if names & {*CSV_COLUMNS, *CSV_PASSTHROUGH}:
+        return True
+    return not any(_is_number(cell) for cell in row) and not all(_is_missing(cell) for cell in row)
 
 
 def _csv_columns(header: list[str], path: Path) -> tuple[list[int], list[int]]:
@@ -243,7 +297,7 @@ def _read_csv(path: Path, text: str) -> SequenceFile:
         raise HandpriorInputError(f"not a readable CSV file ({error})", path) from None
     if not rows:
         raise HandpriorInputError("file is empty", path)
-    header = None if all(_is_value(cell) for cell in rows[0]) else rows[0]
+    header = rows[0] if is_header(rows[0]) else None
     if header is None:
         columns, passthrough = list(range(VALUES)), []
         width = VALUES
@@ -263,7 +317,7 @@ def _read_csv(path: Path, text: str) -> SequenceFile:
         for k, column in enumerate(columns):
             cell = row[column].strip()
             try:
-                joints[index, k] = float(cell) if cell else np.nan
+                joints[index, k] = _cell_value(cell)
             except ValueError:
                 raise HandpriorInputError(
                     f"row {index + first}, column {column + 1}: {cell!r} is not a number", path
@@ -280,16 +334,57 @@ def sidecar_path(path: str | Path) -> Path:
     return path.with_name(f"{path.stem}.mano.npz")
 
 
-def check_output(path: str | Path, source: SequenceFile) -> str:
-    """The output format, refusing what cannot be written: an unknown extension, the input file itself, or
-    several sequences into a one-sequence format."""
+def output_files(path: str | Path, sidecar: bool = False) -> dict[str, Path | None]:
+    """What writing ``path`` writes: the output and, with ``sidecar`` (arrays besides the joints), the
+    :func:`sidecar_path` of a ``.json`` / ``.csv``."""
+    path = Path(path)
+    return {
+        "the output": path,
+        "the sidecar file": sidecar_path(path) if sidecar and file_format(path) != "npz" else None,
+    }
+
+
+def check_output(path: str | Path, source: SequenceFile, sidecar: bool = False) -> str:
+    """The output format, refusing what cannot be written: an unknown extension, the input file itself (also
+    through a link, and for the sidecar), a folder or an unwritable place, or several sequences into a
+    one-sequence format."""
     kind = file_format(path)
-    if Path(path).resolve() == source.path.resolve():
-        raise HandpriorInputError("the output would overwrite the input file; choose another name", path)
+    writes = output_files(path, sidecar)
+    check_no_clash({"the input": source.path}, writes)
+    for target in writes.values():
+        if target is not None:
+            check_writable(target)
     if kind != "npz" and source.num_sequences > 1:
         raise HandpriorInputError(
             f"the input holds {source.num_sequences} sequences; a .{kind} output holds one: write a .npz", path
         )
+    return kind
+
+
+def check_command_files(
+    source: SequenceFile,
+    output: str | Path,
+    sidecar: bool = False,
+    plot: str | Path | None = None,
+    reads: dict[str, str | Path | None] | None = None,
+) -> str:
+    """Check every file a command will write against every file it reads, before any work: the output (and
+    its sidecar), the figures in ``plot`` against the input and ``reads`` (role -> file or folder, whose files
+    count). Returns the output format; :class:`HandpriorInputError` names both files of a clash."""
+    kind = check_output(output, source, sidecar)
+    read: dict[str, str | Path | None] = {"the input": source.path}
+    for role, path in (reads or {}).items():
+        if path is not None and Path(path).is_dir():
+            read.update({f"{role} file": file for file in sorted(Path(path).iterdir()) if file.is_file()})
+        else:
+            read[role] = path
+    writes: dict[str, str | Path | None] = {**output_files(output, sidecar)}
+    if plot is not None:
+        check_writable(plot, folder=True)
+        if Path(plot).is_dir():  # figures are .png/.gif files named after the sequences; any there may be rewritten
+            figures = [file for file in sorted(Path(plot).iterdir()) if file.suffix.lower() in PLOT_SUFFIXES]
+            writes.update({f"the figure {file.name}": file for file in figures})
+    check_no_clash(read, writes)
     return kind
 
 
@@ -303,7 +398,7 @@ def write_output(
     input's layout (rounded to ``decimals``); ``arrays`` then go to :func:`sidecar_path` when not empty.
     """
     path = Path(path)
-    kind = check_output(path, source)
+    kind = check_output(path, source, sidecar=bool(arrays))
     if kind == "npz":
         content = {"refined": refined, "input": source.joints, "offsets": source.offsets,
                    "names": np.array(source.names), **arrays}  # fmt: skip

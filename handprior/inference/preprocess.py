@@ -44,6 +44,10 @@ def resolve_units(joints: np.ndarray, stated: str, source: str | Path | None = N
     if stated not in (*UNITS, "auto"):
         raise HandpriorInputError(f"units must be 'mm', 'm' or 'auto', got {stated!r}", source)
     bone = median_bone(joints)
+    if np.isnan(bone):
+        if missing_frames(joints).all():
+            raise HandpriorInputError("every frame is missing (NaN, null or empty values): nothing to refine", source)
+        raise HandpriorInputError("the wrist or the middle MCP is missing in every frame: nothing to refine", source)
     inferred = infer_units(bone)
     expected = "about 70-110 mm on an adult hand (plausible: 20-300 mm or 0.02-0.3 m)"
     if inferred is None:
