@@ -1,4 +1,4 @@
-"""The packed sequence store (DESIGN 4.2): one folder per split, memory-mapped ``.npy`` arrays.
+"""The packed sequence store: one folder per split, memory-mapped ``.npy`` arrays (docs/architecture.md, "Stages").
 
 Layout of a store folder::
 

@@ -1,7 +1,8 @@
 """torchmetrics classes over :mod:`handprior.metrics.functional`, with sum/count states (exact under DDP).
 
 State names differ between classes so that a ``MetricCollection`` never merges two of them into one compute
-group (DESIGN 14); collections should still be built with ``compute_groups=False``.
+group (torchmetrics merges metrics whose states are equal after the first update, e.g. MPJPE and MPVPE on a
+perfect prediction); collections should still be built with ``compute_groups=False``.
 """
 
 from __future__ import annotations

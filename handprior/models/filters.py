@@ -1,4 +1,5 @@
-"""Classical, parameter-free temporal filters as refinement "networks" (DESIGN 9), and the unrefined input.
+"""Classical, parameter-free temporal filters as refinement "networks" (docs/architecture.md,
+"Baselines"), and the unrefined input.
 
 Each filter smooths along time the root-relative joints and, separately, the root (wrist) trajectory, then
 puts them back together, so absolute positions stay consistent with the smoothed hand. The classes set

@@ -1,5 +1,5 @@
-"""The built-in synthetic benchmark (DESIGN 4.3): realistic right-hand motion posed through MANO, and an
-estimator-noise simulator that turns its ground truth into single-frame predictions.
+"""The built-in synthetic benchmark (docs/architecture.md, "Synthetic benchmark"): realistic right-hand motion
+posed through MANO, and an estimator-noise simulator that turns its ground truth into single-frame predictions.
 
 Modules: :mod:`.motion` (MANO parameters over time), :mod:`.articulation` (joint limits, synergies),
 :mod:`.axes` (joint axes from a model's rest joints), :mod:`.noise` (the simulator and its profiles),

@@ -1,4 +1,5 @@
-"""Realistic right-hand motion as MANO parameters (DESIGN 4.3), pure numpy and seeded.
+"""Realistic right-hand motion as MANO parameters, pure numpy and seeded (docs/architecture.md, "Synthetic
+benchmark").
 
 A sequence is built from three independent layers, each a mix of quiet holds, minimum-jerk transitions,
 slow drifts and faster waves, so that its speed distribution is heavy-tailed like real motion capture:
@@ -13,9 +14,10 @@ A small white tremor on every angle and on the wrist stands for physiological tr
 which real motion capture statistics include. The theta convention is ``flat_hand_mean=True``: a zero
 finger pose is the flat hand.
 
-Calibration against motion-stats.md (default benchmark, train split): wrist speed median / p90 / p99
-63 / 310 / 822 mm/s (real 67 / 352 / 785); fingertip speed relative to the wrist 71 / 258 / 771 (69 / 335 /
-711); wrist-relative acceleration mean / median / p99 1.32 / 0.81 / 11.1 mm/frame^2 (1.70 / 0.84 / 11.9).
+Calibration against the real-data statistics in docs/architecture.md ("Synthetic benchmark"), on the default
+benchmark's train split: wrist speed median / p90 / p99 63 / 310 / 822 mm/s (real 67 / 352 / 785); fingertip
+speed relative to the wrist 71 / 258 / 771 (69 / 335 / 711); wrist-relative acceleration mean / median / p99
+1.32 / 0.81 / 11.1 mm/frame^2 (1.70 / 0.84 / 11.9).
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""Estimator-noise simulator: ground-truth joints -> realistic single-frame predictions (DESIGN 4.3).
+"""Estimator-noise simulator: ground-truth joints -> realistic single-frame predictions (docs/architecture.md,
+"Synthetic benchmark").
 
 A single-frame estimator's error is mostly slow (it keeps the same wrong idea of a hand for a while) with a
 smaller fast part, plus per-frame depth and scale ambiguity, inconsistent bone lengths, fingers that go wrong

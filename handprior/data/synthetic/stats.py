@@ -1,4 +1,5 @@
-"""Statistics that compare synthetic motion and simulated estimator error with real data (motion-stats.md).
+"""Statistics that compare synthetic motion and simulated estimator error with real data (the reference
+values are in docs/architecture.md, "Synthetic benchmark").
 
 Motion statistics are computed within sequences only (no difference crosses a sequence boundary).
 Error statistics use the framework's metric alignment: root at the wrist, prediction scaled so that its
@@ -64,7 +65,8 @@ def aligned_error(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
 
 
 def error_statistics(pred: np.ndarray, gt: np.ndarray, seq_starts: np.ndarray) -> dict[str, float]:
-    """Error of predictions (N,21,3) against ground truth, as in motion-stats.md's estimator table.
+    """Error of predictions (N,21,3) against ground truth, as in the estimator rows of the table in
+    docs/architecture.md ("Synthetic benchmark").
 
     ``mpjpe`` (mm) and ``accel`` (mm/frame^2, whole sequences, no padding) use the framework's metrics;
     ``lag1`` is the pooled lag-1 autocorrelation of the aligned error vectors (each sequence's mean error
