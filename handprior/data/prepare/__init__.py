@@ -1,4 +1,5 @@
-"""Preparers: official dataset files + per-frame predictions -> sequence stores (DESIGN 4.4, docs/datasets.md).
+"""Preparers: official dataset files + per-frame predictions -> sequence stores (docs/datasets.md; docs/architecture.md,
+"Stages").
 
 One module per dataset (:mod:`.interhand26m`, :mod:`.reinterhand`, :mod:`.hanco`, :mod:`.dexycb`) reads the
 annotations into per-view hand tracks; :mod:`.pipeline` joins them with predictions (:mod:`.predictions`),

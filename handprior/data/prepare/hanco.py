@@ -1,13 +1,13 @@
 """HanCo: ``meta.json``, ``xyz/<sid>/<fid>.json``, ``calib/<sid>/<fid>.json``, ``shape/<sid>/<fid>.json`` -> tracks.
 
-Read as documented in ``shared/datasets.md`` section 3:
+Read as the official HanCo release lays the files out (docs/datasets.md, "HanCo"):
 
 * ``meta.json``: per sequence, per frame lists (``is_train``, ``has_fit``, ...); frame count = list length;
 * ``xyz/<sid:04d>/<fid:08d>.json``: 21 joints, world frame, **metres**, FreiHAND order (= canonical);
 * ``calib/<sid:04d>/<fid:08d>.json``: ``K`` (8 x 3x3) and ``M`` (8 x 4x4 world -> camera) per frame;
 * ``shape/<sid:04d>/<fid:08d>.json``: world-frame MANO fit ``poses [[48]]``, ``shapes [[10]]``
   (contra-hand manopth, ``use_pca=False, flat_hand_mean=False``). The per-camera ``shape/<sid>/cam<c>/``
-  vectors are not used (their provenance is unclear, datasets.md section 3.3).
+  vectors are not used (their provenance is unclear, docs/datasets.md, "MANO ground truth").
 
 A view is ``(sid, camera)`` with camera 0-7; right hands only. Split as the paper: the first
 ``train_sequences`` (1200) sequence ids are ``train``, the last ``test_sequences`` (317) are ``test``.

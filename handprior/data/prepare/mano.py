@@ -13,7 +13,7 @@ Stored convention (``gt_theta (N,48)``, ``gt_beta (N,10)``):
   This assumes the left model's ``hands_mean`` is the mirror of the right one's, as in the official files.
 
 These are the conventions of InterHand2.6M NeuralAnnot, Re:InterHand ``mano_fits`` and HanCo ``shape/``
-fits (datasets.md section 0.2), so no ``hands_mean`` (which is only in the licensed model file) is needed.
+fits (docs/datasets.md, "MANO ground truth"), so no ``hands_mean`` (which is only in the licensed model file) is needed.
 """
 
 from __future__ import annotations
