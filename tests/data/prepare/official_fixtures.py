@@ -1,4 +1,4 @@
-"""Writers of small datasets in the official on-disk formats (shared/datasets.md sections 1.8, 2.8, 3.8, 4.8).
+"""Writers of small datasets in the official on-disk formats (per dataset in docs/datasets.md).
 
 Every writer starts from known camera-frame joints (mm, canonical order, left hands as real left hands),
 converts them to what the dataset stores (world frame, source joint order, metres where the dataset uses

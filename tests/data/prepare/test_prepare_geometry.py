@@ -44,7 +44,7 @@ def test_two_hand_maps_round_trip(right, left, size):
 
 
 def test_ih26m_map_puts_the_wrist_first_and_tips_last():
-    # IH26M per hand: thumb tip..base (0-3), ..., wrist 20 (datasets.md 1.5).
+    # IH26M per hand: thumb tip..base (0-3), ..., wrist 20 (docs/datasets.md, "InterHand2.6M").
     assert IH26M_TO_CANON_RIGHT[0] == 20 and IH26M_TO_CANON_LEFT[0] == 41
     assert [IH26M_TO_CANON_RIGHT[k] for k in (4, 8, 12, 16, 20)] == [0, 4, 8, 12, 16]
     assert [REIH_TO_CANON_RIGHT[k] for k in (0, 1, 4, 17)] == [0, 2, 5, 19]

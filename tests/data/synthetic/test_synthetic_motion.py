@@ -1,4 +1,5 @@
-"""Motion generator: anatomical axes and limits, real-data statistics (motion-stats.md), determinism."""
+"""Motion generator: anatomical axes and limits, real-data statistics (docs/architecture.md,
+"Synthetic benchmark"), determinism."""
 
 import numpy as np
 import torch
@@ -76,7 +77,7 @@ def test_articulation_stays_within_anatomical_limits():
 
 def test_motion_statistics_match_real_motion_capture(truth):
     stats = motion_statistics(truth["gt"], truth["seq_starts"])
-    # motion-stats.md, ManipNet (STB in brackets): wrist speed median 67 (88), p90 352 mm/s
+    # docs/architecture.md "Synthetic benchmark", ManipNet (STB in brackets): wrist speed median 67 (88), p90 352 mm/s
     assert 40 < stats["wrist_speed_median"] < 100
     assert 200 < stats["wrist_speed_p90"] < 500
     # fingertip speed relative to the wrist: median 69 (109), p90 335 mm/s

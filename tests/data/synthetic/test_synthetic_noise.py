@@ -1,4 +1,5 @@
-"""Estimator-noise simulator: calibration against motion-stats.md and the paper, structure of each term."""
+"""Estimator-noise simulator: calibration against real estimators and the paper
+(docs/architecture.md, "Synthetic benchmark"), structure of each term."""
 
 import dataclasses
 
