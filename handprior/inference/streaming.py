@@ -59,8 +59,8 @@ class StreamingRefiner:
             network's ``seq_len``.
         device: for a checkpoint path: ``auto``, ``cpu``, ``cuda``, ... (a model in memory stays where it is).
         compile: ``torch.compile`` the per-frame call (centring, network, rescaling) for the fixed window shape:
-            the first push compiles (about a minute on a small CPU; a C++ compiler is needed there), later pushes
-            are faster because the many small operations of a batch-1 window are fused. The model itself is
+            the first push compiles (a one-off cost, timed in the README's "Real-time refinement"; on a CPU a
+            C++ compiler is needed), later pushes are faster because the many small operations of a batch-1 window are fused. The model itself is
             not changed.
         lag: frames of delay, 0 <= lag < window. Each push returns the frame ``lag`` frames back, read at
             position T-1-lag of the causal window, so the network sees ``lag`` frames after it (at 30 fps each
