@@ -1,4 +1,5 @@
-"""SmoothNet baseline (Zeng et al., ECCV 2022; DESIGN 9): fully connected layers along the time axis.
+"""SmoothNet baseline (Zeng et al., ECCV 2022): fully connected layers along the time axis (docs/architecture.md,
+"Baselines").
 
 Every coordinate channel (joint j, axis c) is an independent 1-D signal of T frames. The signal goes through
 Linear(T->hidden), residual blocks Linear(hidden->res_hidden) -> Linear(res_hidden->hidden), and
