@@ -17,8 +17,11 @@ An experiment file::
 
 Each run is ``python -m handprior <command> --config <base> --config <configs> <args> <method args>
 --seed_everything=<seed>`` plus a :class:`~handprior.reporting.results.ResultRowsWriter`, in its own process
-(a crash or an out-of-memory kill ends that run only). A run is done when its rows are in the CSV, so an
-interrupted bench, started again, goes on with the runs that have no rows yet.
+(a crash or an out-of-memory kill ends that run only). A run is done when all its rows are in the CSV, so an
+interrupted bench, started again, goes on with the runs that have no rows yet. A run writes all its rows in
+one atomic write (see :mod:`handprior.reporting.rows`), so it has all of them or none; a run that a crash cut
+short in a file written by an earlier version, which appended in place, counts as not done: it is run again,
+and its rows replace the partial ones.
 """
 
 from __future__ import annotations
@@ -39,7 +42,7 @@ import yaml
 from rich.console import Console
 
 from handprior.errors import HandpriorInputError
-from handprior.reporting.rows import RUN_ID_ENV, read_rows
+from handprior.reporting.rows import RUN_ID_ENV, partial_runs, read_rows
 from handprior.reporting.table import summarize, to_rich
 
 COMMANDS = ("fit", "test")
@@ -167,7 +170,7 @@ def plan_runs(experiment: Experiment, results: str) -> list[Run]:
 
 
 def finished_runs(results: str | Path) -> set[str]:
-    """Run ids that have rows in the CSV."""
+    """Run ids that have all their rows in the CSV (a partial run is not finished)."""
     return {row.run_id for row in read_rows(results)}
 
 
@@ -215,8 +218,9 @@ def bench(
     """Run every method x seed of an experiment file and print the table (mean ± std over seeds).
 
     Each run is a `handprior fit` (train, then test the best checkpoint) or `handprior test` (filters) in
-    its own process; it appends its result rows to the CSV. Runs whose rows are already in the CSV are
-    skipped, so after an interruption the same command continues where it stopped. Logs of each run go to
+    its own process; it adds its result rows to the CSV, all in one atomic write. Runs whose rows are already
+    in the CSV are skipped, so after an interruption the same command continues where it stopped; a run whose
+    rows a crash cut short is run again and its new rows replace the partial ones. Logs of each run go to
     `<csv folder>/bench_logs/`.
 
     Args:
@@ -240,7 +244,7 @@ def bench(
     if jobs > 1:
         env["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // jobs))
     logs = Path(csv_path).parent / "bench_logs"
-    done = finished_runs(csv_path)
+    done, partial = finished_runs(csv_path), partial_runs(csv_path)
     failed: list[str] = []
 
     def execute(number: int, run: Run) -> None:
@@ -249,7 +253,8 @@ def bench(
             console.print(f"{prefix}: done before, skipped", highlight=False)
             return
         log_path = logs / (run.run_id.replace("/", "__") + ".log")
-        console.print(f"{prefix}: running (log: {log_path})", highlight=False)
+        again = " again, its rows in the CSV cut short by a crash" if run.run_id in partial else ""
+        console.print(f"{prefix}: running{again} (log: {log_path})", highlight=False)
         start = time.monotonic()
         status = run_one(run, log_path, env, timeout)
         seconds = time.monotonic() - start

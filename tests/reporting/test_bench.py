@@ -145,6 +145,32 @@ def test_resume_runs_only_what_has_no_rows_and_reports_failures(tmp_path, monkey
     assert started == ["exp/c/seed0"]  # only the failed run is retried
 
 
+def test_a_run_with_partial_rows_is_run_again_and_its_rows_replaced(tmp_path, monkeypatch, capsys):
+    csv = tmp_path / "runs.csv"
+    path = write_yaml(tmp_path / "exp.yaml", {"name": "exp", "seeds": [0], "methods": [{"name": "a"}, {"name": "b"}]})
+    append_rows(csv, rows_for("exp/a/seed0", "a", 5.0))
+    append_rows(csv, rows_for("exp/b/seed0", "b", 6.0)[:1])
+    with csv.open("a", newline="") as handle:  # a crash cut b's second row short (an earlier, in-place append)
+        handle.write("2026-01-01T00:00:00+00:00,exp/b/seed0,exp,inp")
+    assert {r.run_id for r in read_rows(csv)} == {"exp/a/seed0"}  # b's partial rows count for nothing
+    started = []
+
+    def fake_run(run, log_path, env, timeout=None):
+        started.append(run.run_id)
+        append_rows(csv, rows_for(run.run_id, "b", 7.0))
+        return 0
+
+    monkeypatch.setattr(bench_module, "run_one", fake_run)
+    bench(str(path), results=str(csv), wandb="disabled")
+    assert started == ["exp/b/seed0"]
+    out = capsys.readouterr().out
+    assert "exp/a/seed0: done before, skipped" in out and "exp/b/seed0: running again" in out
+    rows = read_rows(csv)
+    assert [r for r in rows if r.run_id == "exp/a/seed0"] == rows_for("exp/a/seed0", "a", 5.0)
+    assert [r for r in rows if r.run_id == "exp/b/seed0"] == rows_for("exp/b/seed0", "b", 7.0)  # replaced, once
+    assert "inp\n" not in csv.read_text() and len(csv.read_text().splitlines()) == 1 + 4
+
+
 def wait_for(predicate, timeout: float) -> bool:
     end = time.monotonic() + timeout
     while time.monotonic() < end:

@@ -2,11 +2,13 @@
 
 import csv
 import multiprocessing
+import os
 from types import SimpleNamespace
 
 import pytest
 import torch
 
+from handprior.errors import HandpriorInputError
 from handprior.reporting.results import (
     COLUMNS,
     ResultRow,
@@ -16,6 +18,7 @@ from handprior.reporting.results import (
     metric_rows,
     read_rows,
 )
+from handprior.reporting.rows import partial_runs
 
 
 def make_row(run_id: str, i: int) -> ResultRow:
@@ -86,6 +89,34 @@ def test_read_rows_skips_a_truncated_last_line(tmp_path):
     append_rows(path, [make_row("c", 2)])  # the next writer starts on a fresh line
     assert [r.run_id for r in read_rows(path)] == ["a", "c"]
     assert read_rows(tmp_path / "missing.csv") == []
+
+
+def test_a_crash_while_writing_leaves_the_previous_file_whole(tmp_path, monkeypatch):
+    path = tmp_path / "runs.csv"
+    append_rows(path, [make_row("a", 1)])
+    before = path.read_bytes()
+
+    def dies(*args) -> None:
+        raise KeyboardInterrupt  # as if the process were stopped before the rename
+
+    monkeypatch.setattr(os, "replace", dies)
+    with pytest.raises(KeyboardInterrupt):
+        append_rows(path, [make_row("b", 1), make_row("b", 2)])
+    monkeypatch.undo()
+    assert path.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["runs.csv", "runs.csv.lock"]
+
+
+def test_partial_runs_are_named_left_out_and_dropped_by_the_next_write(tmp_path):
+    path = tmp_path / "runs.csv"
+    append_rows(path, [make_row("a", 1), make_row("b", 1)])
+    with path.open("a", newline="") as handle:
+        handle.write("2026-01-01,b")  # cut within b's run id: it belongs to the line before
+    assert partial_runs(path) == {"b"} and [r.run_id for r in read_rows(path)] == ["a"]
+    append_rows(path, [make_row("c", 1)])
+    assert partial_runs(path) == set() and [r.run_id for r in read_rows(path)] == ["a", "c"]
+    (tmp_path / "other.csv").write_text("a,b\n1,2\n")
+    with pytest.raises(HandpriorInputError, match="other.csv: not a results CSV"):
+        read_rows(tmp_path / "other.csv")
 
 
 class FakeNet(torch.nn.Module):
