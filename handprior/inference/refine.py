@@ -24,7 +24,8 @@ from torch import Tensor, nn
 from handprior.body.joints import mirror_x
 from handprior.data.user_npz import check_joints
 from handprior.errors import HandpriorInputError
-from handprior.inference.io import SequenceFile, check_layout, check_output, read_sequence, write_output
+from handprior.inference.devices import resolve_device
+from handprior.inference.io import SequenceFile, check_command_files, check_layout, read_sequence, write_output
 from handprior.inference.preprocess import TO_MM, fill_gaps, resolve_units
 from handprior.models.checkpoint import build_net, check_compatible, load_checkpoint, net_config
 from handprior.models.losses import LossWeights
@@ -47,16 +48,6 @@ def refiner_from_hparams(net: nn.Module, hparams: dict[str, Any], mano_model: st
     if mano_model is not None:
         kwargs["mano_model_path"] = mano_model
     return HandRefiner(net=net, **kwargs)
-
-
-def resolve_device(device: str) -> torch.device:
-    """``auto``: the GPU when there is one, else the CPU; otherwise any torch device string."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        return torch.device(device)
-    except RuntimeError as error:
-        raise HandpriorInputError(f"unknown device {device!r} ({error})") from None
 
 
 class Refiner:
@@ -270,13 +261,18 @@ def refine(
         compile: with --online, torch.compile the per-frame call (about a minute to compile on a small CPU,
             then faster frames).
     """
+    resolve_device(device)  # everything below up to the checkpoint is checked before any work starts
     source = read_sequence(input)
-    kind = check_output(output, source)
+    kind = check_command_files(source, output, sidecar=mano, plot=plot,
+                               reads={"the checkpoint": ckpt, "the MANO model": mano_model})  # fmt: skip
     if fps is not None:
         if not fps > 0:
             raise HandpriorInputError(f"--fps must be positive, got {fps}")
         source.fps = float(fps)
     units_found, unit_note = resolve_units(source.joints, units, source.path)
+    for index in range(source.num_sequences):  # missing frames of every sequence, before the first is refined
+        label = f"{source.path}[{source.names[index]}]" if source.num_sequences > 1 else source.path
+        fill_gaps(source.joints[source.sequence(index)], interpolate_gaps, label)
     refiner = Refiner.from_checkpoint(ckpt, device=device, mano_model=mano_model)
     print(f"handprior refine: {unit_note}")
     if source.fps is not None and abs(source.fps - TRAINING_FPS) > 0.1 * TRAINING_FPS:

@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from handprior.body.joints import WRIST
+from handprior.data.file_checks import check_no_clash, check_writable
 from handprior.data.prepare.predictions import as_strings, check_joint_array, read_npz, write_predictions
 from handprior.errors import HandpriorInputError
 
@@ -36,6 +37,12 @@ def _require(data: dict[str, np.ndarray], keys: tuple[str, ...], path: Path, wha
         raise HandpriorInputError(f"missing {missing}; a {what} output file needs {list(keys)} (docs/datasets.md)", path)
 
 
+def check_output_file(source: Path, output: str | Path) -> None:
+    """Before anything is read: the output is not the input (links followed) and can be written."""
+    check_no_clash({"the input": source}, {"the output": output})
+    check_writable(output)
+
+
 def wrist_relative(joints: np.ndarray) -> np.ndarray:
     """``(N,21,3)`` -> the same joints with the wrist at the origin."""
     return joints - joints[:, WRIST : WRIST + 1]
@@ -44,6 +51,7 @@ def wrist_relative(joints: np.ndarray) -> np.ndarray:
 def convert_interwild(source: str | Path, output: str | Path) -> Path:
     """InterWild outputs -> predictions file: two rows per image (right, left), metres, wrist-relative."""
     source = Path(source)
+    check_output_file(source, output)
     data = read_npz(source)
     _require(data, ("img_path", "rmano_joint_cam", "lmano_joint_cam"), source, "InterWild")
     right = check_joint_array(data["rmano_joint_cam"], "rmano_joint_cam", source)  # (N,21,3) m
@@ -59,6 +67,7 @@ def convert_interwild(source: str | Path, output: str | Path) -> Path:
 def convert_hamer(source: str | Path, output: str | Path, use_translation: bool = False) -> Path:
     """HaMeR outputs -> predictions file: left hands x-flipped back, metres, wrist-relative unless translated."""
     source = Path(source)
+    check_output_file(source, output)
     data = read_npz(source)
     _require(data, ("img_path", "right", "pred_keypoints_3d"), source, "HaMeR")
     joints = check_joint_array(data["pred_keypoints_3d"], "pred_keypoints_3d", source)  # (N,21,3) m

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 from rich.console import Console
 
+from handprior.data.file_checks import check_no_clash, check_writable, store_files
 from handprior.data.prepare.geometry import check_hand_size_mm
 from handprior.data.prepare.mano import STORED_CONVENTION
 from handprior.data.prepare.predictions import (
@@ -113,6 +114,8 @@ def prepare_npz(
 ) -> dict[str, Any]:
     """Validate a user ``.npz`` and write it as the store ``out/<split>``; returns the summary."""
     path, out = Path(path), Path(out)
+    check_writable(out / split, folder=True)
+    check_no_clash({"the input": path}, store_files(out / split))
     arrays = read_user_arrays(path)
     report = SplitReport(split)
     builder = SplitBuilder(report, min_length, step=1)

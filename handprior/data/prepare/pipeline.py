@@ -12,6 +12,7 @@ from typing import Any, Protocol
 
 from rich.console import Console
 
+from handprior.data.file_checks import check_no_clash, store_files
 from handprior.data.prepare.geometry import check_hand_size_mm
 from handprior.data.prepare.predictions import (
     KeyScheme,
@@ -145,6 +146,8 @@ def run_prepare(
     names = resolve_splits(split, preparer.split_names, preparer.dataset)
     if min_length < 1:
         raise HandpriorInputError(f"min_length must be at least 1, got {min_length}")
+    writes = {role: path for name in names for role, path in store_files(out / name).items()}
+    check_no_clash({"the predictions file": predictions}, {**writes, "the summary": out / "prepare.json"})
     table = load_predictions(predictions, preparer.scheme) if predictions is not None else None
     run = RunReport(preparer.dataset)
     simulation = {"profile": profile, "seed": seed}
