@@ -1,6 +1,6 @@
 """Joint orders of the framework and of the sources it reads, as index maps.
 
-Every map ``M`` is a list such that ``canonical[k] = source[M[k]]`` (``shared/datasets.md`` section 0).
+Every map ``M`` is a list such that ``canonical[k] = source[M[k]]`` (``docs/datasets.md`` names each source's order).
 The framework's order (OpenPose hand order) is: wrist, then thumb, index, middle, ring, pinky, each from the
 joint attached to the palm to the fingertip.
 """
@@ -12,6 +12,7 @@ from collections.abc import Sequence
 import numpy as np
 
 NUM_JOINTS = 21
+SIDES = ("right", "left")  # a hand's side; left hands are mirrored (x -> -x) into right hands
 WRIST = 0
 MIDDLE_MCP = 9  # wrist -> middle MCP is the reference bone of the scale-aligned metrics
 

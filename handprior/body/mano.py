@@ -20,12 +20,11 @@ from smplx.lbs import blend_shapes, vertices2joints
 from smplx.utils import Struct
 from torch import Tensor, nn
 
-from handprior.body.joints import FINGERTIP_VERTEX_IDS_MANOPTH, FINGERTIP_VERTEX_IDS_SMPLX, MANO21_TO_CANON
+from handprior.body.joints import FINGERTIP_VERTEX_IDS_MANOPTH, FINGERTIP_VERTEX_IDS_SMPLX, MANO21_TO_CANON, SIDES
 from handprior.body.safe_pickle import HOW_TO_GET_MANO, load_mano_file
 from handprior.body.standin import standin_model
 from handprior.errors import HandpriorInputError
 
-SIDES = ("right", "left")
 FINGERTIP_CONVENTIONS = {"smplx": FINGERTIP_VERTEX_IDS_SMPLX, "manopth": FINGERTIP_VERTEX_IDS_MANOPTH}
 
 

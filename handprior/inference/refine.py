@@ -7,13 +7,11 @@
     result["joints"]  # (L,21,3) refined, in the input's units and hand side
 
 The checkpoint alone rebuilds the model: it is loaded weights-only (no pickled code runs) and names its
-network as configuration, which is only resolved inside the handprior package.
+network as configuration, which is only resolved against handprior's registry of networks and filters.
 """
 
 from __future__ import annotations
 
-import inspect
-from dataclasses import fields
 from pathlib import Path
 from typing import Any, Literal
 
@@ -21,44 +19,29 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from handprior.body.joints import mirror_x
+from handprior.body.joints import SIDES, mirror_x
 from handprior.data.user_npz import check_joints
 from handprior.errors import HandpriorInputError
 from handprior.inference.devices import resolve_device
 from handprior.inference.io import SequenceFile, check_command_files, check_layout, read_sequence, write_output
+from handprior.inference.model import RefinementModel
 from handprior.inference.preprocess import TO_MM, fill_gaps, resolve_units
-from handprior.models.checkpoint import build_net, check_compatible, load_checkpoint, net_config
-from handprior.models.losses import LossWeights
-from handprior.models.refiner import HandRefiner
+from handprior.inference.streaming import StreamingRefiner
 
-SIDES = ("right", "left")
 TRAINING_FPS = 30.0  # the built-in benchmark and handprior's datasets
 MIRROR_THETA = torch.tensor([1.0, -1.0, -1.0])  # axis-angle of a mirrored (x -> -x) rotation, per joint
 MAX_PLOTTED = 5  # sequences plotted by `handprior refine --plot`
-
-
-def refiner_from_hparams(net: nn.Module, hparams: dict[str, Any], mano_model: str | None = None) -> HandRefiner:
-    """A :class:`HandRefiner` around ``net`` with a checkpoint's hyperparameters (unknown keys ignored);
-    ``mano_model`` replaces the MANO model path the checkpoint was trained with."""
-    accepted = set(inspect.signature(HandRefiner.__init__).parameters) - {"self", "net", "loss"}
-    kwargs = {key: value for key, value in hparams.items() if key in accepted}
-    if isinstance(hparams.get("loss"), dict):
-        names = {f.name for f in fields(LossWeights)}
-        kwargs["loss"] = LossWeights(**{k: v for k, v in hparams["loss"].items() if k in names})
-    if mano_model is not None:
-        kwargs["mano_model_path"] = mano_model
-    return HandRefiner(net=net, **kwargs)
 
 
 class Refiner:
     """A trained refiner for sequences in memory: validation, units, left hands, short sequences, gaps.
 
     Args:
-        model: the LightningModule (in eval mode after construction).
+        model: the network with its normalisation and windowing (put in eval mode on ``device``).
         device: where the network runs.
     """
 
-    def __init__(self, model: HandRefiner, device: str | torch.device = "cpu") -> None:
+    def __init__(self, model: RefinementModel, device: str | torch.device = "cpu") -> None:
         self.device = resolve_device(device) if isinstance(device, str) else device
         self.model = model.to(self.device).eval()
 
@@ -70,7 +53,8 @@ class Refiner:
         mano_model: str | None = None,
         net: nn.Module | None = None,
     ) -> Refiner:
-        """Rebuild a refiner from a checkpoint file alone.
+        """Rebuild a refiner from a checkpoint file alone (loaded weights-only; the network only from
+        handprior's registry of networks and filters).
 
         Args:
             path: a checkpoint written by ``handprior fit``.
@@ -79,23 +63,8 @@ class Refiner:
                 file; only needed for meshes).
             net: the network, for checkpoints that do not carry its configuration (written outside the CLI).
         """
-        checkpoint = load_checkpoint(path)
-        hparams = dict(checkpoint.get("hyper_parameters") or {})
-        config = net_config(checkpoint)
-        if net is None:
-            if config is None:
-                raise HandpriorInputError(
-                    "the checkpoint does not name its network (no hyper_parameters['net']; it was not written by "
-                    "`handprior fit`); pass the network: Refiner.from_checkpoint(path, net=...)",
-                    path,
-                )
-            net = build_net(config, path)
-        model = refiner_from_hparams(net, hparams, mano_model)
-        if config is not None:
-            model.hparams["net"] = config
-        check_compatible(model.state_dict(), checkpoint, None, path)
-        model.load_state_dict(checkpoint["state_dict"])
-        return cls(model, device)
+        target = resolve_device(device)
+        return cls(RefinementModel.from_checkpoint(path, target, mano_model=mano_model, net=net), target)
 
     @property
     def window(self) -> int:
@@ -153,8 +122,6 @@ class Refiner:
         mm = filled * TO_MM[units]
         mm = check_joints(mirror_x(mm) if side == "left" else mm, "joints", source)  # finite, mm, float32
         if online:
-            from handprior.inference.streaming import StreamingRefiner
-
             delay = f", read {lag} frames back (it sees {lag} frames after it)" if lag else ""
             notes.append(f"online: each frame refined from a causal window of {self.window} frames (itself and the "
                          f"frames before it; the first frame repeated before the start){delay}")  # fmt: skip
@@ -164,7 +131,7 @@ class Refiner:
                 raise HandpriorInputError(str(error), source) from None
             out = stream.refine_sequence(torch.from_numpy(mm).to(self.device))
         else:
-            if len(mm) < self.window and not getattr(self.model.net, "sequence_level", False):
+            if len(mm) < self.window and not self.model.sequence_level:
                 notes.append(
                     f"the sequence has {len(mm)} frames, fewer than the network's window of {self.window}: it was "
                     "padded by repeating its last frame"
@@ -258,8 +225,8 @@ def refine(
         lag: with --online, frames of delay (0 <= lag < window): each frame is refined with `lag` frames after
             it in view, at `lag` frames of latency (33 ms each at 30 fps); lag 4 reaches offline accuracy on the
             synthetic test set (README).
-        compile: with --online, torch.compile the per-frame call (about a minute to compile on a small CPU,
-            then faster frames).
+        compile: with --online, torch.compile the per-frame call (a one-off compile, then faster frames;
+            timed in the README, "Real-time refinement").
     """
     resolve_device(device)  # everything below up to the checkpoint is checked before any work starts
     source = read_sequence(input)
@@ -316,7 +283,7 @@ def _extra_arrays(
             arrays["beta"] = np.concatenate(beta)
         arrays["vertices"] = np.concatenate([r["vertices"] for r in results])
         arrays["faces"] = results[0]["faces"]
-        arrays["flat_hand_mean"] = np.array(bool(refiner.model.hparams.get("flat_hand_mean", True)))
+        arrays["flat_hand_mean"] = np.array(bool(refiner.model.flat_hand_mean))
         arrays["offsets"] = source.offsets
     return arrays
 

@@ -1,4 +1,4 @@
-"""Pure metric functions (DESIGN 8). Inputs in mm, canonical joint order; outputs per frame or per joint.
+"""Pure metric functions (definitions: docs/architecture.md, "Metrics"). Inputs in mm, canonical joint order; outputs per frame or per joint.
 
 Alignment follows the paper: both sequences are translated so the root (wrist) is at the origin and the
 prediction is scaled so that its reference bone (wrist -> middle MCP) has the ground-truth length.
@@ -14,8 +14,10 @@ from handprior.body.joints import MIDDLE_MCP, WRIST
 EPS = 1e-8
 
 
-def root_align(points: Tensor, joints: Tensor, root: int = WRIST) -> Tensor:
-    """Subtract the root joint: points (...,P,3), joints (...,J,3) -> (...,P,3)."""
+def root_relative(points: Tensor, joints: Tensor | None = None, root: int = WRIST) -> Tensor:
+    """Points relative to the root joint of ``joints`` (default: of ``points`` themselves):
+    points (...,P,3), joints (...,J,3) -> (...,P,3)."""
+    joints = points if joints is None else joints
     return points - joints[..., root : root + 1, :]
 
 
@@ -42,8 +44,8 @@ def aligned_errors(
     """
     pred_joints = pred if pred_joints is None else pred_joints
     gt_joints = gt if gt_joints is None else gt_joints
-    pred_rel = root_align(pred, pred_joints, root)
-    gt_rel = root_align(gt, gt_joints, root)
+    pred_rel = root_relative(pred, pred_joints, root)
+    gt_rel = root_relative(gt, gt_joints, root)
     if scale:
         pred_rel = pred_rel * bone_scale(pred_joints, gt_joints)
     return (pred_rel - gt_rel).norm(dim=-1)
@@ -74,7 +76,7 @@ def accel_errors(pred: Tensor, gt: Tensor, root: int = WRIST, pad: bool = False)
     """
     if pred.shape[0] < 3:
         return pred.new_zeros(pred.shape[0] if pad else 0)
-    diff = acceleration(root_align(pred, pred, root)) - acceleration(root_align(gt, gt, root))  # (T-2,J,3)
+    diff = acceleration(root_relative(pred, root=root)) - acceleration(root_relative(gt, root=root))  # (T-2,J,3)
     errors = diff.norm(dim=-1).mean(dim=-1)  # (T-2,)
     if pad:
         zero = errors.new_zeros(1)

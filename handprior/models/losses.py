@@ -1,4 +1,4 @@
-"""Training losses (DESIGN 7), pure functions over batched tensors."""
+"""Training losses (docs/architecture.md, "Losses"), pure functions over batched tensors."""
 
 from __future__ import annotations
 
@@ -53,8 +53,3 @@ def param_loss(pred: Tensor, gt: Tensor, delta: float) -> Tensor:
 def accel_loss(pred: Tensor, gt: Tensor) -> Tensor:
     """L1 between second differences along time: (B,T,J,3) x2 -> scalar."""
     return (acceleration(pred, dim=1) - acceleration(gt, dim=1)).abs().mean()
-
-
-def root_relative(joints: Tensor, root: int = 0) -> Tensor:
-    """Joints relative to the root joint: (...,J,3) -> (...,J,3)."""
-    return joints - joints[..., root : root + 1, :]

@@ -21,9 +21,10 @@ from torch import Tensor, nn
 
 from handprior.errors import HandpriorInputError
 from handprior.inference.model import RefinementModel
+from handprior.metrics.functional import root_relative
 from handprior.metrics.modules import MPJPE, MPVPE, AccelError
 from handprior.models.checkpoint import check_compatible, load_checkpoint, network_from_checkpoint
-from handprior.models.losses import LossWeights, accel_loss, param_loss, position_loss, root_relative
+from handprior.models.losses import LossWeights, accel_loss, param_loss, position_loss
 from handprior.models.nets.output import NetOutput
 from handprior.training.optimizer import adamw
 

@@ -4,13 +4,13 @@ Neither estimator writes per-frame joints to disk on its own (InterWild's demo w
 HaMeR's demo writes renders), so each converter reads one ``.npz`` of the model outputs stacked over images,
 which a few lines in the estimator's inference loop save (docs/datasets.md shows them):
 
-InterWild (model outputs in ``test`` mode, ``shared/datasets.md`` section 5)::
+InterWild (model outputs in ``test`` mode; docs/datasets.md, "From InterWild")::
 
     img_path         (N,)       str    image path (absolute or relative to the dataset root)
     rmano_joint_cam  (N,21,3)   float  right hand, metres, wrist-relative, canonical order
     lmano_joint_cam  (N,21,3)   float  left hand, same (already un-mirrored by InterWild)
 
-HaMeR (one row per detected hand crop, section 6)::
+HaMeR (one row per detected hand crop; docs/datasets.md, "From HaMeR")::
 
     img_path           (N,)      str
     right              (N,)      int/bool  1 for a right hand, 0 for a left one

@@ -1,6 +1,6 @@
 """DexYCB (split s0): ``<subject>/<sequence>/{meta.yml, <serial>/labels_%06d.npz}`` -> hand tracks.
 
-Read as documented in ``shared/datasets.md`` section 4:
+Read as the official DexYCB release lays the files out (docs/datasets.md, "DexYCB"):
 
 * ``meta.yml`` (safe YAML, ``!!python/tuple`` allowed): ``serials`` (8 cameras), ``num_frames``,
   ``mano_sides[0]`` (one hand per sequence);
@@ -28,11 +28,12 @@ from typing import Any
 
 import numpy as np
 
+from handprior.body.joints import SIDES
 from handprior.data.prepare.files import as_array, read_npz_members, read_yaml
 from handprior.data.prepare.mano import mano_absent, mano_present
 from handprior.data.prepare.predictions import KeyScheme
 from handprior.data.prepare.report import INVALID_JOINTS, NO_GROUND_TRUTH, SplitReport
-from handprior.data.prepare.sequences import SIDES, Track
+from handprior.data.prepare.sequences import Track
 from handprior.errors import HandpriorInputError
 
 SPLITS = ("train", "val", "test")
@@ -87,7 +88,7 @@ class DexYCB:
     def subjects(self) -> list[str]:
         found = sorted(p.name for p in self.root.iterdir() if p.is_dir() and "-subject-" in p.name) if self.root.is_dir() else []
         if not found:
-            raise HandpriorInputError("no '<date>-subject-<nn>' folder found (datasets.md section 4.2)", self.root)
+            raise HandpriorInputError("no '<date>-subject-<nn>' folder found (docs/datasets.md, DexYCB)", self.root)
         return found
 
     def sequences(self, split: str) -> list[tuple[str, str]]:

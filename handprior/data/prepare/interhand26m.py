@@ -1,6 +1,6 @@
 """InterHand2.6M (v1.0, 30 fps release): ``annotations/<split>/InterHand2.6M_<split>_*.json`` -> hand tracks.
 
-Read exactly as documented in ``shared/datasets.md`` section 1:
+Read exactly as the official InterHand2.6M release lays the files out (docs/datasets.md, "InterHand2.6M"):
 
 * ``*_data.json`` (COCO-style, plain ``json``): images with ``capture, seq_name, camera, frame_idx,
   file_name`` and one annotation per image (``hand_type``, ``hand_type_valid``, image-level ``joint_valid``);
@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from handprior.body.joints import IH26M_TO_CANON_LEFT, IH26M_TO_CANON_RIGHT
+from handprior.body.joints import IH26M_TO_CANON_LEFT, IH26M_TO_CANON_RIGHT, SIDES
 from handprior.data.prepare.files import as_array, read_json
 from handprior.data.prepare.geometry import theta_to_camera, translation_from_centre, world_to_camera
 from handprior.data.prepare.mano import mano_absent, mano_present, read_pose_shape
@@ -39,7 +39,7 @@ from handprior.data.prepare.report import (
     TRUNCATED_JOINTS,
     SplitReport,
 )
-from handprior.data.prepare.sequences import SIDES, Track
+from handprior.data.prepare.sequences import Track
 from handprior.errors import HandpriorInputError
 
 SPLITS = ("train", "val", "test")

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 from rich.console import Console
 
+from handprior.body.joints import SIDES
 from handprior.data.file_checks import check_no_clash, check_writable, store_files
 from handprior.data.prepare.geometry import check_hand_size_mm
 from handprior.data.prepare.mano import STORED_CONVENTION
@@ -36,7 +37,7 @@ from handprior.data.prepare.predictions import (
     simulate_predictions,
 )
 from handprior.data.prepare.report import PREDICTION_NOT_FINITE, RunReport, SplitReport, print_summary
-from handprior.data.prepare.sequences import SIDES, SplitBuilder, Track
+from handprior.data.prepare.sequences import SplitBuilder, Track
 from handprior.data.store import write_store
 from handprior.data.user_npz import check_offsets
 from handprior.errors import HandpriorInputError

@@ -26,10 +26,10 @@ from typing import Any
 
 import numpy as np
 
-from handprior.body.joints import NUM_JOINTS
+from handprior.body.joints import NUM_JOINTS, SIDES
 from handprior.data.prepare.geometry import check_hand_size_mm
 from handprior.data.prepare.report import NO_PREDICTION, PREDICTION_NOT_FINITE
-from handprior.data.prepare.sequences import SIDES, Track
+from handprior.data.prepare.sequences import Track
 from handprior.data.user_npz import check_joint_shape, read_npz
 from handprior.errors import HandpriorInputError
 

@@ -1,6 +1,6 @@
 """Re:InterHand: ``<capture>/{frame_list.txt, orig_fits, mano_fits, Mugsy_cameras, Ego_cameras}`` -> hand tracks.
 
-Read as documented in ``shared/datasets.md`` section 2:
+Read as the official Re:InterHand release lays the files out (docs/datasets.md, "Re:InterHand"):
 
 * ``frame_list.txt``: one frame per line, the second token is the frame index (30 fps);
 * ``orig_fits/<hand>/Keypoints/keypoint-%06d.json``: 24 joints, world frame, mm (forearm stub etc. dropped by
@@ -24,13 +24,13 @@ from typing import Any
 
 import numpy as np
 
-from handprior.body.joints import REIH_TO_CANON_RIGHT
+from handprior.body.joints import REIH_TO_CANON_RIGHT, SIDES
 from handprior.data.prepare.files import as_array, read_json, read_json_optional
 from handprior.data.prepare.geometry import theta_to_camera
 from handprior.data.prepare.mano import mano_absent, mano_present, read_pose_shape
 from handprior.data.prepare.predictions import KeyScheme
 from handprior.data.prepare.report import INVALID_JOINTS, INVALID_WRIST, NO_GROUND_TRUTH, NO_MANO, SplitReport
-from handprior.data.prepare.sequences import SIDES, Track
+from handprior.data.prepare.sequences import Track
 from handprior.errors import HandpriorInputError
 
 SPLITS = ("train", "test")
@@ -104,7 +104,7 @@ class ReInterHand:
     def captures(self, split: str) -> list[str]:
         found = sorted(p.parent.name for p in self.data_root.glob("*/frame_list.txt"))
         if not found:
-            raise HandpriorInputError("no capture folder with a frame_list.txt found (datasets.md section 2.2)", self.root)
+            raise HandpriorInputError("no capture folder with a frame_list.txt found (docs/datasets.md, Re:InterHand)", self.root)
         return [c for c in found if split_of(c) == split]
 
     def _cameras(self, capture: str) -> dict[str, Any]:

@@ -14,11 +14,9 @@ from typing import Any
 
 import numpy as np
 
-from handprior.body.joints import WRIST, mirror_x
+from handprior.body.joints import SIDES, WRIST, mirror_x
 from handprior.data.prepare.geometry import mirror_axis_angle
 from handprior.data.prepare.report import SHORT_SEQUENCE, SplitReport
-
-SIDES = ("right", "left")
 
 
 @dataclass
