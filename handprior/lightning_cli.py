@@ -22,6 +22,7 @@ import handprior.models.nets  # noqa: F401, E402
 from handprior.data.datamodule import StoreDataModule
 from handprior.errors import HandpriorInputError
 from handprior.models.checkpoint import config_differences, load_checkpoint, net_config
+from handprior.models.nets.legacy_args import refuse_flat_settings
 from handprior.models.refiner import EVALUATION_SETTINGS, HandRefiner
 from handprior.training import AtomicCheckpointIO, EpochSeed
 from handprior.training.resume import find_resume_point, searched_places, set_aside_metrics
@@ -58,6 +59,8 @@ class HandPriorCLI(LightningCLI):
             self.config = self.parser.parse_object({subcommand: {"model": hparams}}, self.config)
 
     def parse_arguments(self, parser: Any, args: Any) -> None:
+        if args is None or isinstance(args, list):  # config files of before the typed network settings: one line
+            refuse_flat_settings(sys.argv[1:] if args is None else args)
         super().parse_arguments(parser, args)
         subcommand = self.config.get("subcommand")
         if subcommand:

@@ -15,7 +15,7 @@ TINY = [
     "--data.init_args.train_sequences=4", "--data.init_args.val_sequences=2", "--data.init_args.test_sequences=2",
     "--data.init_args.min_frames=40", "--data.init_args.max_frames=60", "--data.init_args.batch_size=8",
     "--model.net.init_args.dim=16", "--model.net.init_args.depth=1", "--model.net.init_args.num_heads=2",
-    "--model.net.init_args.dim_rep=16", "--model.net.init_args.memory_tokens=2",
+    "--model.net.init_args.dim_rep=16", "--model.net.init_args.memory.tokens=2",
 ]  # fmt: skip
 
 

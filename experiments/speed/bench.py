@@ -45,14 +45,15 @@ from experiments.speed.timing import (
     percentile,
 )
 from handprior.models.nets import HandPriorNet
+from handprior.models.nets.config import GlobalBlockConfig, JointDTCConfig, MemoryConfig
 from handprior.training.optimizer import adamw
 
 WINDOW, JOINTS = 27, 21
 ADDITIONS = {  # the backbone plus one of the paper's additions at a time
     "backbone (MotionBERT DSTformer)": BACKBONE,
-    "+ joint DTC (dual)": {**BACKBONE, "joint_dtc": "dual"},
-    "+ global temporal block": {**BACKBONE, "global_block": True},
-    "+ hand prior memory (8 tokens)": {**BACKBONE, "memory_tokens": 8},
+    "+ joint DTC (dual)": {**BACKBONE, "joint_dtc": JointDTCConfig(placement="dual")},
+    "+ global temporal block": {**BACKBONE, "global_block": GlobalBlockConfig(placement="serial")},
+    "+ hand prior memory (8 tokens)": {**BACKBONE, "memory": MemoryConfig(tokens=8)},
     "full model": {},
 }
 ENDS = ("backbone (MotionBERT DSTformer)", "full model")  # the two networks timed at both sizes
@@ -224,7 +225,7 @@ def dtc_table(s: Settings) -> Table:
     rows = []
     sizes = [("CPU size", dtc_formulations.cpu_size(), s.batch), ("paper size", dtc_formulations.PAPER, s.paper_batch)]
     for label, size, batch in sizes:
-        desc = f"{label}: B={batch} C={size['dim']} G={size['dtc_groups']} K={size['dtc_kernel']}"
+        desc = f"{label}: B={batch} C={size['dim']} G={size['dtc'].groups} K={size['dtc'].kernel_size}"
         for name, ms, ratio in dtc_formulations.bench(size, batch, WINDOW, JOINTS, s.repeats, s.device):
             rows.append([desc, name, f"{ms:,.2f}", f"{ratio:.2f}"])
     header = ["size", "sublayer (forward+backward)", "ms", "x temporal attention"]

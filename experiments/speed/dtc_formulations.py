@@ -11,6 +11,7 @@ warm-up passes. The paper-size rows use a smaller batch on CPU (``--paper-batch`
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import inspect
 from collections.abc import Callable
 
@@ -18,18 +19,19 @@ import torch
 from torch import nn
 
 from experiments.speed.timing import add_run_arguments, apply_run_arguments, median_seconds
+from handprior.models.nets.config import DTCConfig
 from handprior.models.nets.dstformer import AttentionSublayer
 from handprior.models.nets.dtc import FORMULATIONS, DTCSublayer
 from handprior.models.nets.handprior_net import HandPriorNet
 
 
 def cpu_size() -> dict:
-    """dim, heads, DTC groups and kernel of the HandPriorNet defaults."""
+    """dim, heads and DTC settings of the HandPriorNet defaults."""
     p = inspect.signature(HandPriorNet).parameters
-    return {k: p[k].default for k in ("dim", "num_heads", "dtc_groups", "dtc_kernel")}
+    return {k: p[k].default for k in ("dim", "num_heads", "dtc")}
 
 
-PAPER = {"dim": 512, "num_heads": 8, "dtc_groups": 8, "dtc_kernel": 8}
+PAPER = {"dim": 512, "num_heads": 8, "dtc": DTCConfig(groups=8, kernel_size=8)}
 
 
 def time_fwd_bwd(fn: Callable[[], torch.Tensor], repeats: int, device: torch.device) -> float:
@@ -52,14 +54,11 @@ def bench(size: dict, batch: int, seq_len: int, joints: int, repeats: int, devic
     attention = AttentionSublayer(C, size["num_heads"], "temporal").to(device)
     modules: dict[str, nn.Module] = {"temporal attention": attention}
     for form in FORMULATIONS:
-        sub = DTCSublayer(C, size["dtc_groups"], size["dtc_kernel"], formulation=form)
+        sub = DTCSublayer(C, dataclasses.replace(size["dtc"], formulation=form))
         modules[f"DTC {form}"] = randomise(sub).to(device)
     seconds = {}
     for name, module in modules.items():
-        if name == "temporal attention":
-            seconds[name] = time_fwd_bwd(lambda m=module: m(x)[0], repeats, device)
-        else:
-            seconds[name] = time_fwd_bwd(lambda m=module: m(x), repeats, device)
+        seconds[name] = time_fwd_bwd(lambda m=module: m(x), repeats, device)
     ref = seconds["temporal attention"]
     return [(name, s * 1e3, s / ref) for name, s in seconds.items()]
 
@@ -78,7 +77,7 @@ def main() -> None:
           f"median of {args.repeats} forward+backward passes")  # fmt: skip
     print(f"{'config':<42} {'module':<20} {'ms':>9} {'x attention':>12}")
     for label, size, batch in configs:
-        desc = f"{label}: B={batch} C={size['dim']} G={size['dtc_groups']} K={size['dtc_kernel']}"
+        desc = f"{label}: B={batch} C={size['dim']} G={size['dtc'].groups} K={size['dtc'].kernel_size}"
         for name, ms, ratio in bench(size, batch, args.seq_len, args.joints, args.repeats, device):
             print(f"{desc:<42} {name:<20} {ms:>9.1f} {ratio:>12.2f}")
 

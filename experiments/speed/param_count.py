@@ -13,9 +13,15 @@ import yaml
 from torch import nn
 
 from handprior.models.nets import HandPriorNet, SmoothNet
+from handprior.models.nets.config import GlobalBlockConfig, JointDTCConfig, MemoryConfig
+from handprior.models.nets.handprior_net import typed_settings
 
 PAPER_SIZE = Path(__file__).parents[2] / "configs" / "paper.yaml"
-BACKBONE = {"joint_dtc": "none", "global_block": False, "memory_tokens": 0}
+BACKBONE = {  # every addition off: the MotionBERT DSTformer
+    "joint_dtc": JointDTCConfig(placement="none"),
+    "global_block": GlobalBlockConfig(placement="none"),
+    "memory": MemoryConfig(tokens=0),
+}
 
 
 def count(module: nn.Module) -> int:
@@ -24,8 +30,8 @@ def count(module: nn.Module) -> int:
 
 
 def paper_size() -> dict:
-    """The net init_args of configs/paper.yaml."""
-    return yaml.safe_load(PAPER_SIZE.read_text())["model"]["net"]["init_args"]
+    """The net init_args of configs/paper.yaml, as HandPriorNet keyword arguments."""
+    return typed_settings(yaml.safe_load(PAPER_SIZE.read_text())["model"]["net"]["init_args"])
 
 
 def rows() -> list[tuple[str, int]]:

@@ -13,6 +13,7 @@ rebuilding one from a file cannot construct any other class either.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from types import ModuleType
@@ -27,6 +28,7 @@ import handprior.models.nets.smoothnet as smoothnet_module
 from handprior.errors import HandpriorInputError
 from handprior.models.filters import Gaussian1d, Identity, SavitzkyGolay
 from handprior.models.nets import HandPriorNet, SmoothNet
+from handprior.models.nets.legacy_args import CONVERT, flat_names, upgrade_flat_args
 
 # Every class a checkpoint may rebuild. Add a new network or filter here (and nowhere else).
 NETWORKS: tuple[type[nn.Module], ...] = (HandPriorNet, SmoothNet, SavitzkyGolay, Gaussian1d, Identity)
@@ -116,5 +118,13 @@ def check_net_config(config: Any, source: str | Path | None = None) -> tuple[typ
     if not isinstance(init_args, Mapping):
         raise HandpriorInputError("refused to load: the network's init_args are not a mapping", source)
     check_plain(init_args, "model.net.init_args", source)
+    if cls is HandPriorNet and flat_names(init_args):
+        warnings.warn(
+            f"{source or 'the network configuration'}: {', '.join(flat_names(init_args))} are HandPriorNet settings "
+            f"of before the typed configuration, read as the same network's nested settings; convert a config file "
+            f"with: {CONVERT}",
+            FutureWarning,
+            stacklevel=2,
+        )
+        return cls, upgrade_flat_args(init_args)
     return cls, dict(init_args)
-

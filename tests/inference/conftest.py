@@ -15,7 +15,7 @@ from handprior.models.refiner import HandRefiner
 
 NET = {
     "class_path": "handprior.models.nets.HandPriorNet",
-    "init_args": {"dim": 16, "depth": 1, "num_heads": 2, "dim_rep": 16, "memory_tokens": 2},
+    "init_args": {"dim": 16, "depth": 1, "num_heads": 2, "dim_rep": 16, "memory": {"tokens": 2}},
 }
 
 

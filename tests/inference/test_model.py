@@ -7,6 +7,7 @@ import torch
 
 from handprior.inference.model import RefinementModel
 from handprior.models.nets import HandPriorNet
+from handprior.models.nets.config import DTCConfig, MemoryConfig
 from handprior.models.refiner import HandRefiner
 
 
@@ -20,7 +21,7 @@ def _windows_seen(model: RefinementModel, length: int) -> int:
 
 
 def _model(**kwargs) -> RefinementModel:
-    net = HandPriorNet(dim=8, depth=1, num_heads=1, dim_rep=8, dtc_groups=1, memory_tokens=2)
+    net = HandPriorNet(dim=8, depth=1, num_heads=1, dim_rep=8, dtc=DTCConfig(groups=1), memory=MemoryConfig(tokens=2))
     return RefinementModel(net, window=27, **kwargs).eval()
 
 
@@ -52,6 +53,8 @@ def test_the_lightning_module_and_the_checkpoint_loader_refine_alike(checkpoint:
 
 
 def test_evaluation_settings_are_not_stored_with_the_weights() -> None:
-    module = HandRefiner(net=HandPriorNet(dim=8, depth=1, num_heads=1, dim_rep=8, memory_tokens=2), eval_stride=9)
+    module = HandRefiner(
+        net=HandPriorNet(dim=8, depth=1, num_heads=1, dim_rep=8, memory=MemoryConfig(tokens=2)), eval_stride=9
+    )
     assert module.inference.eval_stride == 9
     assert not {"eval_stride", "eval_chunk", "accel_pad"} & set(module.hparams)

@@ -90,12 +90,13 @@ def test_wrong_units_are_caught(refiner: Refiner, hand) -> None:
 
 def test_a_different_network_gives_a_summary_not_a_traceback(checkpoint: Path, net_spec: dict) -> None:
     from handprior.models.nets import HandPriorNet
+    from handprior.models.nets.config import MemoryConfig
 
     with pytest.raises(HandpriorInputError, match=r"does not fit this network.*shape mismatches \(net\.") as info:
         Refiner.from_checkpoint(checkpoint, device="cpu", net=HandPriorNet(dim=32, depth=1, num_heads=2, dim_rep=16))
     assert str(checkpoint) in str(info.value)
     stored = torch.load(checkpoint, weights_only=True)
-    model = HandRefiner(net=HandPriorNet(dim=8, depth=2, num_heads=2, dim_rep=16, memory_tokens=2))
+    model = HandRefiner(net=HandPriorNet(dim=8, depth=2, num_heads=2, dim_rep=16, memory=MemoryConfig(tokens=2)))
     net_spec["init_args"].update(dim=8, depth=2)
     model.hparams["net"] = net_spec
     with pytest.raises(HandpriorInputError) as info:

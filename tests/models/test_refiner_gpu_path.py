@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from handprior.models.nets import HandPriorNet
+from handprior.models.nets.config import MemoryConfig
 from handprior.models.refiner import HandRefiner
 
 pytestmark = pytest.mark.filterwarnings(r"ignore:You are trying to `self.log\(\)`")
@@ -17,7 +18,7 @@ pytestmark = pytest.mark.filterwarnings(r"ignore:You are trying to `self.log\(\)
 
 def _tiny(**kwargs: object) -> HandRefiner:
     torch.manual_seed(0)
-    net = HandPriorNet(dim=16, depth=1, num_heads=2, dim_rep=16, memory_tokens=2)
+    net = HandPriorNet(dim=16, depth=1, num_heads=2, dim_rep=16, memory=MemoryConfig(tokens=2))
     return HandRefiner(net=net, mesh_frames=2, **kwargs)
 
 

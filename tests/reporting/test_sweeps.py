@@ -120,7 +120,7 @@ def test_every_grid_point_is_a_valid_configuration(path, monkeypatch, net_from_c
         wandb_logger = config["trainer"]["logger"][-1]["init_args"]
         assert wandb_logger["group"] == path.stem.replace("_", "-") and wandb_logger["job_type"] == "ablation"
         net_from_config(config)  # the swept network builds at its configured size
-        tiny = {"dim": 16, "depth": 2, "num_heads": 2, "dim_rep": 16, "dtc_groups": 2}
+        tiny = {"dim": 16, "depth": 2, "num_heads": 2, "dim_rep": 16, "dtc": {"groups": 2}}
         config["model"]["net"]["init_args"].update(tiny)  # a small copy for comparing the computations
         nets.append(net_from_config(config))
     assert len({network_signature(net) for net in nets}) == len(nets), "two grid points build the same network"

@@ -1,4 +1,5 @@
-"""Dual-stream spatio-temporal transformer pieces (the MotionBERT DSTformer backbone, DESIGN 5.1).
+"""Dual-stream spatio-temporal transformer pieces: the MotionBERT DSTformer backbone (docs/architecture.md,
+"Spatio-temporal block and weighted fusion").
 
 The residual stream is x (B,T,J,C). A block runs two branches in parallel on the same input, S->T and T->S,
 and fuses them per token with learned softmax weights. Each S or T *stage* is a pre-LN residual token-mixing
@@ -6,18 +7,23 @@ sublayer (spatial or temporal attention) followed by a pre-LN residual MLP subla
 DTC slots so that every joint-level DTC placement of the paper's Table 1 reuses the same backbone modules (the
 backbone parameter names do not change when a DTC is added, so a baseline checkpoint loads into any variant).
 
-Hand prior memory tokens (B,M,C) can be appended to the keys and values of every attention ("injection");
-with ``memory_query=True`` they are also queries (the ViT-style token), and each attention returns their
-update, averaged over the groups (frames for spatial attention, joints for temporal attention).
+The hand prior memory is MotionBERT's one addition here: a :class:`~handprior.models.nets.memory_hook.MemoryHook`
+passed to a block's ``forward`` reaches every attention and MLP sublayer, which consult it at the one line marked
+``# memory hook``; without it every module is MotionBERT's.
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from handprior.models.nets.dtc import DTCSublayer
+
+if TYPE_CHECKING:
+    from handprior.models.nets.memory_hook import MemoryHook
 
 LN_EPS = 1e-6
 
@@ -44,8 +50,8 @@ def attend(q: Tensor, k: Tensor, v: Tensor) -> Tensor:
 
     On a GPU this is ``scaled_dot_product_attention`` (fused flash / memory-efficient kernels). On the CPU it is
     :func:`explicit_attention`: for the short token sets here (J=21 joints or T=27 frames, plus memory tokens)
-    PyTorch's CPU flash kernel is 1.1-3x slower, forward+backward, than two batched matmuls and a softmax
-    (``python -m experiments.speed.attention_kernels``).
+    PyTorch's CPU flash kernel is slower, forward+backward, than two batched matmuls and a softmax
+    (``python -m experiments.speed.attention_kernels``; experiments/speed/results_cpu.md, "Attention kernels").
     """
     if q.device.type == "cpu":
         return explicit_attention(q, k, v)
@@ -60,6 +66,9 @@ class Embedding(nn.Module):
 
     def __init__(self, num_joints: int, seq_len: int, dim: int, dropout: float = 0.0) -> None:
         super().__init__()
+        for name, value in (("num_joints", num_joints), ("seq_len", seq_len), ("dim", dim)):
+            if value < 1:
+                raise ValueError(f"{name} must be >= 1, got {value}")
         self.seq_len = seq_len
         self.proj = nn.Linear(3, dim)
         self.spatial = nn.Parameter(torch.zeros(1, num_joints, dim))
@@ -78,72 +87,67 @@ class Embedding(nn.Module):
         return self.drop(h)
 
 
+def head_dim(dim: int, num_heads: int) -> int:
+    """Channels per head, C / H; the one check that the heads divide the channels."""
+    if num_heads < 1 or dim % num_heads != 0:
+        raise ValueError(f"dim {dim} is not divisible by num_heads {num_heads}")
+    return dim // num_heads
+
+
+def to_groups(x: Tensor, axis: str) -> Tensor:
+    """x (B,T,J,C) -> tokens (B,G,N,C): spatial = G=T frames of N=J joints (x as it is), temporal = G=J joints of
+    N=T frames (one C-wide transpose of the input instead of permuting the 3C-wide q/k/v)."""
+    return x if axis == "spatial" else x.transpose(1, 2)
+
+
+def from_groups(out: Tensor, axis: str) -> Tensor:
+    """The inverse of :func:`to_groups`: (B,G,N,C) -> (B,T,J,C)."""
+    return out if axis == "spatial" else out.transpose(1, 2)
+
+
 class Attention(nn.Module):
-    """Multi-head self-attention along one axis of x (B,T,J,C), with optional extra (memory) tokens.
+    """Multi-head self-attention along one axis of x (B,T,J,C).
 
     ``axis="spatial"``: the J joints of each frame attend to each other (B*T groups of J tokens);
     ``axis="temporal"``: the T frames of each joint attend to each other (B*J groups of T tokens).
-    memory (B,M,C): tokens shared by all groups of a batch item; they join the keys and values (N+M keys per
-    group of N), and with ``memory_query`` also the queries. Returns the update of x (B,T,J,C) and the memory
-    update (B,M,C) averaged over the groups (None unless ``memory_query``). x and memory come normalised.
+    x comes normalised; returns its update (B,T,J,C).
     """
 
     def __init__(self, dim: int, num_heads: int, dropout: float = 0.0) -> None:
         super().__init__()
-        if dim % num_heads != 0:
-            raise ValueError(f"dim {dim} is not divisible by num_heads {num_heads}")
+        head_dim(dim, num_heads)
         self.num_heads = num_heads
         self.qkv = nn.Linear(dim, 3 * dim)
         self.proj = nn.Linear(dim, dim)
         self.drop = nn.Dropout(dropout)
 
-    def forward(
-        self, x: Tensor, axis: str, memory: Tensor | None = None, memory_query: bool = False
-    ) -> tuple[Tensor, Tensor | None]:
-        B, T, J, C = x.shape
-        H, D = self.num_heads, C // self.num_heads
-        # groups first: spatial = G=T frames of N=J joints (x as it is), temporal = G=J joints of N=T frames (one
-        # C-wide transpose of the input instead of permuting the 3C-wide q/k/v)
-        tokens = x if axis == "spatial" else x.transpose(1, 2)  # (B,G,N,C)
-        G, N = tokens.shape[1], tokens.shape[2]
-        if memory is not None and memory_query:  # ViT style: the memory tokens are queries too
-            M = memory.shape[1]
-            ext = torch.cat([tokens, memory.unsqueeze(1).expand(B, G, M, C)], dim=2)  # (B,G,N+M,C)
-            q, k, v = self.qkv(ext).view(B * G, N + M, 3, H, D).permute(2, 0, 3, 1, 4)  # 3 x (B*G,H,N+M,D)
-        else:
-            q, k, v = self.qkv(tokens).view(B * G, N, 3, H, D).permute(2, 0, 3, 1, 4)  # 3 x (B*G,H,N,D) views
-            if memory is not None:  # prior style: the memory joins the keys and values only
-                k, v = self._with_memory_keys(k, v, memory, B, G)  # 2 x (B*G,H,N+M,D)
-        out = attend(q, k, v).transpose(1, 2)  # (B*G,Nq,H,D)
-        mem_out = None
-        if memory is not None and memory_query:
-            mem_out = out[:, N:].reshape(B, G, M, C).mean(dim=1)  # (B,M,C)
-            mem_out = self.drop(self.proj(mem_out))  # (B,M,C)
-            out = out[:, :N]  # (B*G,N,H,D)
-        out = self.drop(self.proj(out.reshape(B, G, N, C)))  # (B,G,N,C)
-        return (out if axis == "spatial" else out.transpose(1, 2)), mem_out  # (B,T,J,C)
+    def forward(self, x: Tensor, axis: str) -> Tensor:
+        tokens = to_groups(x, axis)  # (B,G,N,C)
+        B, G = tokens.shape[:2]
+        q, k, v = self.split_heads(self.qkv(tokens))  # 3 x (B*G,H,N,D) views
+        return from_groups(self.project_out(self.merge_heads(attend(q, k, v), B, G)), axis)  # (B,T,J,C)
 
-    def _with_memory_keys(self, k: Tensor, v: Tensor, memory: Tensor, B: int, G: int) -> tuple[Tensor, Tensor]:
-        """Token keys/values (B*G,H,N,D) of G groups per batch item, extended by the memory's keys/values.
+    def split_heads(self, qkv: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """The projection qkv (B,G,N,3C) -> q, k, v 3 x (B*G,H,N,D), strided views (nothing copied)."""
+        B, G, N, C3 = qkv.shape
+        H = self.num_heads
+        q, k, v = qkv.view(B * G, N, 3, H, C3 // (3 * H)).permute(2, 0, 3, 1, 4)
+        return q, k, v
 
-        The memory (B,M,C) is projected once per batch item (not once per group) and broadcast to the groups;
-        the concatenation is the one copy that puts k and v in batched-matmul order (B*G,H,N+M,D).
-        """
-        C = memory.shape[-1]
-        H, D = self.num_heads, C // self.num_heads
-        w_kv, b_kv = self.qkv.weight[C:], self.qkv.bias[C:]
-        mk, mv = F.linear(memory, w_kv, b_kv).view(B, 1, -1, 2, H, D).permute(3, 0, 1, 4, 2, 5)  # 2 x (B,1,H,M,D)
-        N, M = k.shape[2], memory.shape[1]
-        groups = (B, G, H, -1, D)
-        k = torch.cat([k.view(groups), mk.expand(B, G, H, M, D)], dim=3)  # (B,G,H,N+M,D)
-        v = torch.cat([v.view(groups), mv.expand(B, G, H, M, D)], dim=3)
-        return k.view(B * G, H, N + M, D), v.view(B * G, H, N + M, D)
+    @staticmethod
+    def merge_heads(out: Tensor, B: int, G: int) -> Tensor:
+        """Attention output (B*G,H,N,D) -> (B,G,N,C)."""
+        _, H, N, D = out.shape
+        return out.transpose(1, 2).reshape(B, G, N, H * D)
+
+    def project_out(self, out: Tensor) -> Tensor:
+        """The output projection and dropout, (..., C) -> (..., C)."""
+        return self.drop(self.proj(out))
 
 
 class AttentionSublayer(nn.Module):
     """Pre-LN residual attention along one axis of x (B,T,J,C): ``spatial`` (joints of a frame attend to each
-    other) or ``temporal`` (frames of a joint attend to each other). Memory tokens are normalised with the
-    same LayerNorm as the tokens."""
+    other) or ``temporal`` (frames of a joint attend to each other)."""
 
     def __init__(self, dim: int, num_heads: int, axis: str, dropout: float = 0.0) -> None:
         super().__init__()
@@ -153,18 +157,14 @@ class AttentionSublayer(nn.Module):
         self.norm = nn.LayerNorm(dim, eps=LN_EPS)
         self.attn = Attention(dim, num_heads, dropout)
 
-    def forward(
-        self, x: Tensor, memory: Tensor | None = None, memory_query: bool = False
-    ) -> tuple[Tensor, Tensor | None]:
-        mem = self.norm(memory) if memory is not None else None
-        out, mem_out = self.attn(self.norm(x), self.axis, mem, memory_query)
-        if mem_out is not None:
-            memory = memory + mem_out
-        return x + out, memory
+    def forward(self, x: Tensor, memory: MemoryHook | None = None) -> Tensor:
+        if memory is not None:  # memory hook: the memory tokens join this attention
+            return x + memory.attention(self, x)
+        return x + self.attn(self.norm(x), self.axis)
 
 
 class MLPSublayer(nn.Module):
-    """Pre-LN residual MLP (Linear, GELU, Linear) on the last axis; optionally on the memory tokens too."""
+    """Pre-LN residual MLP (Linear, GELU, Linear) on the last axis."""
 
     def __init__(self, dim: int, mlp_ratio: float = 2.0, dropout: float = 0.0) -> None:
         super().__init__()
@@ -174,13 +174,11 @@ class MLPSublayer(nn.Module):
             nn.Linear(dim, hidden), nn.GELU(), nn.Dropout(dropout), nn.Linear(hidden, dim), nn.Dropout(dropout)
         )
 
-    def forward(
-        self, x: Tensor, memory: Tensor | None = None, memory_query: bool = False
-    ) -> tuple[Tensor, Tensor | None]:
+    def forward(self, x: Tensor, memory: MemoryHook | None = None) -> Tensor:
         x = x + self.mlp(self.norm(x))
-        if memory is not None and memory_query:
-            memory = memory + self.mlp(self.norm(memory))
-        return x, memory
+        if memory is not None:  # memory hook: ViT-style memory tokens go through the MLP too
+            memory.mlp(self)
+        return x
 
 
 class Fusion(nn.Module):
@@ -223,16 +221,11 @@ class Stage(nn.Module):
         self.post_dtc = post_dtc
         self.mlp = mlp
 
-    def forward(
-        self, x: Tensor, memory: Tensor | None = None, memory_query: bool = False
-    ) -> tuple[Tensor, Tensor | None]:
-        if isinstance(self.mixer, AttentionSublayer):
-            x, memory = self.mixer(x, memory, memory_query)
-        else:
-            x = self.mixer(x)  # DTC mixer: memory is not involved
+    def forward(self, x: Tensor, memory: MemoryHook | None = None) -> Tensor:
+        x = self.mixer(x, memory) if isinstance(self.mixer, AttentionSublayer) else self.mixer(x)  # DTC: no memory
         if self.post_dtc is not None:
             x = self.post_dtc(x)
-        return self.mlp(x, memory, memory_query)
+        return self.mlp(x, memory)
 
 
 class Branch(nn.Module):
@@ -246,21 +239,20 @@ class Branch(nn.Module):
         self.stages = nn.ModuleList(stages)
         self.tail_dtc = tail_dtc
 
-    def forward(
-        self, x: Tensor, memory: Tensor | None = None, memory_query: bool = False
-    ) -> tuple[Tensor, Tensor | None]:
+    def forward(self, x: Tensor, memory: MemoryHook | None = None) -> Tensor:
         if self.head_dtc is not None:
             x = self.head_dtc(x)
         for stage in self.stages:
-            x, memory = stage(x, memory, memory_query)
+            x = stage(x, memory)
         if self.tail_dtc is not None:
             x = self.tail_dtc(x)
-        return x, memory
+        return x
 
 
 class STBlock(nn.Module):
-    """Spatio-temporal block: parallel branches on the same input, fused per token (also the memory tokens
-    when they are queries), then an optional DTC sublayer after the fusion (Table 1 (d))."""
+    """Spatio-temporal block: parallel branches on the same input, fused per token, then an optional DTC
+    sublayer after the fusion (Table 1 (d)). With a memory hook every branch reads the same memory, and
+    ViT-style memory tokens are fused like the joints."""
 
     def __init__(self, branches: list[Branch], dim: int, post_fusion_dtc: DTCSublayer | None = None) -> None:
         super().__init__()
@@ -268,16 +260,16 @@ class STBlock(nn.Module):
         self.fusion = Fusion(dim, len(branches))
         self.post_fusion_dtc = post_fusion_dtc
 
-    def forward(
-        self, x: Tensor, memory: Tensor | None = None, memory_query: bool = False
-    ) -> tuple[Tensor, Tensor | None]:
-        outs = [branch(x, memory, memory_query) for branch in self.branches]
-        x = self.fusion([o[0] for o in outs])  # (B,T,J,C)
-        if memory is not None and memory_query:
-            memory = self.fusion([o[1] for o in outs])  # (B,M,C)
+    def forward(self, x: Tensor, memory: MemoryHook | None = None) -> Tensor:
+        if memory is None:
+            x = self.fusion([branch(x) for branch in self.branches])  # (B,T,J,C)
+        else:  # memory hook: one view of the memory per branch, fused after them
+            views = memory.per_branch(len(self.branches))
+            x = self.fusion([branch(x, view) for branch, view in zip(self.branches, views)])  # (B,T,J,C)
+            memory.fuse(views, self.fusion)
         if self.post_fusion_dtc is not None:
             x = self.post_fusion_dtc(x)
-        return x, memory
+        return x
 
 
 class RepresentationHead(nn.Module):

@@ -1,4 +1,5 @@
-"""Dynamic temporal convolution (DTC): a 1-D deformable, modulated convolution along time (paper eq. 2).
+"""Dynamic temporal convolution (DTC): a 1-D deformable, modulated convolution along time (paper eq. 2;
+docs/architecture.md, "Dynamic temporal convolution").
 
 One module serves both levels of the paper: joint level (every joint of every window is a sequence,
 B' = B*J) and hand level (one joint-pooled sequence per window, B' = B). For input x (B',T,C), G groups of
@@ -31,20 +32,24 @@ needed. Two equivalent formulations of the sampling step are implemented:
   Without gradients (inference) the same forward runs as :func:`sample_matrix`, without the autograd function's
   bookkeeping.
 
-``experiments/speed/dtc_formulations.py`` times both against the temporal attention the DTC follows: forward +
-backward, "matrix" costs 0.74x the temporal attention sublayer at the CPU size and 0.58x at the paper size,
-"gather" 3.5x and 1.24x (AMD EPYC, 2 cores, ``make bench``, experiments/speed/results_cpu.md).
+``python -m experiments.speed.dtc_formulations`` and ``make bench`` time both, forward + backward, against the
+temporal attention sublayer the DTC follows; the measurements are in experiments/speed/results_cpu.md ("DTC
+sublayer vs the temporal attention it follows").
 """
 
 from __future__ import annotations
+
+import typing
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.autograd.function import FunctionCtx, once_differentiable
 
-FORMULATIONS = ("matrix", "gather")
-DEFAULT_FORMULATION = "matrix"
+from handprior.models.nets.config import DEFAULT_DTC, DTCConfig, DTCFormulation, DTCLevel
+
+FORMULATIONS: tuple[DTCFormulation, ...] = typing.get_args(DTCFormulation)
+DEFAULT_FORMULATION: DTCFormulation = DTCConfig.formulation
 
 
 def split_projection(
@@ -118,8 +123,8 @@ def sample_gather(proj: Tensor, groups: int, kernel_size: int, max_offset: float
 
 def sample_matrix(proj: Tensor, groups: int, kernel_size: int, max_offset: float, dyn: Tensor | None = None) -> Tensor:
     """The forward of :class:`MatrixSampling` without its autograd bookkeeping, for inference: proj (B,T,S,C+2GK)
-    (or proj (B,T,S,C) and dyn (B,T,S,2GK)) -> y (B,T,S,C), the same numbers. At batch 1 the autograd
-    function's overhead is about 5 % of the full CPU-size network's forward."""
+    (or proj (B,T,S,C) and dyn (B,T,S,2GK)) -> y (B,T,S,C), the same numbers (at batch 1 the autograd
+    function's bookkeeping is a measurable share of a small network's forward: README, "Speed")."""
     return _matrix_forward(proj, groups, kernel_size, max_offset, dyn)[0]
 
 
@@ -133,7 +138,7 @@ def _matrix_forward(
     B, T, S, _ = proj.shape
     v, offset, mod = split_projection(proj, groups, kernel_size, dyn)  # (B,S,G,T,D), (B,S,G,T,K) x2
     # in (B,S,G,T,K) order, so that the indices, weights and everything derived from them (scatter, gather,
-    # the gradients) are contiguous too: on permuted views the scatter and the gathers run 3x slower
+    # the gradients) are contiguous too: on permuted views the scatter and the gathers run slower (README, "Speed")
     offset, mod = offset.contiguous(), mod.contiguous()
     i0, i1, frac = tap_frames(offset, kernel_size, max_offset)  # (B,S,G,T,K) each
     w1 = mod * frac  # (B,S,G,T,K), at least float32 like frac
@@ -199,6 +204,8 @@ class DynamicTemporalConv(nn.Module):
         kernel_size: taps K on the regular grid k - (K-1)/2 (half-integers for an even K).
         max_offset: learned offsets are clamped to [-max_offset, +max_offset] frames (paper: 2).
         formulation: "matrix" (interpolation matrix + batched matmul) or "gather" (gather two frames per tap).
+
+    The settings are checked by :class:`~handprior.models.nets.config.DTCConfig`; here only that G divides C.
     """
 
     def __init__(
@@ -207,17 +214,12 @@ class DynamicTemporalConv(nn.Module):
         groups: int,
         kernel_size: int,
         max_offset: float = 2.0,
-        formulation: str = DEFAULT_FORMULATION,
+        formulation: DTCFormulation = DEFAULT_FORMULATION,
     ) -> None:
         super().__init__()
-        if groups < 1 or dim % groups != 0:
+        DTCConfig(groups, kernel_size, max_offset, formulation)
+        if dim % groups != 0:
             raise ValueError(f"DTC: dim {dim} is not divisible by groups {groups}")
-        if kernel_size < 1:
-            raise ValueError(f"DTC: kernel_size must be >= 1, got {kernel_size}")
-        if max_offset < 0:
-            raise ValueError(f"DTC: max_offset must be >= 0, got {max_offset}")
-        if formulation not in FORMULATIONS:
-            raise ValueError(f"DTC: formulation must be one of {FORMULATIONS}, got {formulation!r}")
         self.dim, self.groups, self.kernel_size = dim, groups, kernel_size
         self.max_offset = float(max_offset)
         self.formulation = formulation
@@ -278,21 +280,12 @@ class DTCSublayer(nn.Module):
     """
 
     def __init__(
-        self,
-        dim: int,
-        groups: int,
-        kernel_size: int,
-        max_offset: float = 2.0,
-        level: str = "joint",
-        formulation: str = DEFAULT_FORMULATION,
-        dropout: float = 0.0,
+        self, dim: int, config: DTCConfig = DEFAULT_DTC, level: DTCLevel = "joint", dropout: float = 0.0
     ) -> None:
         super().__init__()
-        if level not in ("joint", "hand"):
-            raise ValueError(f"DTC sublayer: level must be 'joint' or 'hand', got {level!r}")
         self.level = level
         self.norm = nn.LayerNorm(dim, eps=1e-6)
-        self.dtc = DynamicTemporalConv(dim, groups, kernel_size, max_offset, formulation)
+        self.dtc = DynamicTemporalConv(dim, config.groups, config.kernel_size, config.max_offset, config.formulation)
         self.drop = nn.Dropout(dropout)
 
     def forward(self, x: Tensor) -> Tensor:

@@ -1,4 +1,4 @@
-"""Global temporal block (hand level, paper section 3.2.2, DESIGN 5.3).
+"""Global temporal block (hand level, paper section 3.2.2; docs/architecture.md, "Global temporal block").
 
 The joint features x (B,T,J,C) are averaged over joints into one feature per frame, g (B,T,C). Two parallel
 branches run on g: a hand-level dynamic temporal convolution (fast, short-term global motion) and temporal
@@ -13,8 +13,9 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
+from handprior.models.nets.config import DEFAULT_DTC, DTCConfig
 from handprior.models.nets.dstformer import AttentionSublayer, Fusion, MLPSublayer, Stage
-from handprior.models.nets.dtc import DEFAULT_FORMULATION, DTCSublayer
+from handprior.models.nets.dtc import DTCSublayer
 
 
 class GlobalTemporalBlock(nn.Module):
@@ -25,8 +26,7 @@ class GlobalTemporalBlock(nn.Module):
         num_heads: heads of the temporal attention branch.
         mlp_ratio: hidden size of each branch's MLP relative to C.
         attention: use the temporal-attention branch ("GA" in Table 2).
-        dtc: use the hand-level DTC branch ("DC" in Table 2).
-        dtc_groups, dtc_kernel, dtc_max_offset, dtc_formulation: see :class:`DynamicTemporalConv`.
+        dtc: the hand-level DTC branch ("DC" in Table 2), None for none.
         dropout: dropout on sublayer outputs.
     """
 
@@ -36,34 +36,27 @@ class GlobalTemporalBlock(nn.Module):
         num_heads: int,
         mlp_ratio: float = 2.0,
         attention: bool = True,
-        dtc: bool = True,
-        dtc_groups: int = 4,
-        dtc_kernel: int = 8,
-        dtc_max_offset: float = 2.0,
-        dtc_formulation: str = DEFAULT_FORMULATION,
+        dtc: DTCConfig | None = DEFAULT_DTC,
         dropout: float = 0.0,
     ) -> None:
         super().__init__()
-        if not (attention or dtc):
-            raise ValueError("global temporal block needs attention=True or dtc=True (or switch the block off)")
+        if not attention and dtc is None:
+            raise ValueError("global temporal block needs attention or a DTC (or switch the block off)")
         self.attention_branch = (
             Stage(AttentionSublayer(dim, num_heads, "temporal", dropout), MLPSublayer(dim, mlp_ratio, dropout))
             if attention
             else None
         )
         self.dtc_branch = (
-            Stage(
-                DTCSublayer(dim, dtc_groups, dtc_kernel, dtc_max_offset, "joint", dtc_formulation, dropout),
-                MLPSublayer(dim, mlp_ratio, dropout),
-            )
-            if dtc
+            Stage(DTCSublayer(dim, dtc, "joint", dropout), MLPSublayer(dim, mlp_ratio, dropout))
+            if dtc is not None
             else None
         )
-        self.fusion = Fusion(dim, 2) if attention and dtc else None
+        self.fusion = Fusion(dim, 2) if attention and dtc is not None else None
 
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
         """x (B,T,J,C) -> (update (B,T,C) to add to every joint, g_fused (B,T,C) for the memory update)."""
         g = x.mean(dim=2, keepdim=True)  # (B,T,1,C): one "joint" per frame, so the stages apply unchanged
-        outs = [branch(g)[0] for branch in (self.dtc_branch, self.attention_branch) if branch is not None]
+        outs = [branch(g) for branch in (self.dtc_branch, self.attention_branch) if branch is not None]
         g_fused = self.fusion(outs) if self.fusion is not None else outs[0]  # (B,T,1,C)
         return (g_fused - g).squeeze(2), g_fused.squeeze(2)  # (B,T,C), (B,T,C)

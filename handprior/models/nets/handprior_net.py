@@ -1,39 +1,42 @@
-"""The paper's network: DSTformer backbone + joint-level DTC + global temporal block + hand prior memory.
+"""The paper's network: DSTformer backbone + joint-level DTC + global temporal block + hand prior memory
+(docs/architecture.md, "The network").
 
 Input x (B,T,J,3): a window of noisy joints, centred on its mean wrist and divided by 100 mm by the caller.
 Output :class:`NetOutput`: refined joints (B,T,J,3) = x + head(features), MANO theta (B,T,48) from the
 joint-pooled features of each frame, MANO beta (B,10) from the final memory (or from features pooled over
 frames and joints when the memory is off).
 
-Every ablation of the paper's Tables 1-3 is a constructor argument. With ``joint_dtc="none"``,
-``global_block=False`` and ``memory_tokens=0`` the network is exactly the MotionBERT DSTformer
-("Dual-branch (Baseline)").
+Every ablation of the paper's Tables 1-3 is a setting of the typed configuration (:mod:`.config`). With
+``joint_dtc.placement="none"``, ``global_block.placement="none"`` and ``memory.tokens=0`` the network is exactly
+the MotionBERT DSTformer ("Dual-branch (Baseline)").
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import dataclasses
+import typing
+from collections.abc import Mapping
+from typing import Any
 
 from torch import Tensor, nn
 
-from handprior.models.nets.dstformer import (
-    AttentionSublayer,
-    Branch,
-    Embedding,
-    MLPSublayer,
-    RepresentationHead,
-    Stage,
-    STBlock,
-    init_weights,
+from handprior.models.nets.block_layout import LAYOUTS, build_block
+from handprior.models.nets.config import (
+    DEFAULT_DTC,
+    DEFAULT_GLOBAL_BLOCK,
+    DEFAULT_JOINT_DTC,
+    DEFAULT_MEMORY,
+    DTCConfig,
+    GlobalBlockConfig,
+    JointDTCConfig,
+    MemoryConfig,
 )
-from handprior.models.nets.dtc import DEFAULT_FORMULATION, FORMULATIONS, DTCSublayer
+from handprior.models.nets.dstformer import Embedding, RepresentationHead, init_weights
+from handprior.models.nets.dtc import DTCSublayer
 from handprior.models.nets.global_block import GlobalTemporalBlock
-from handprior.models.nets.memory import MEMORY_STYLES, BetaHead, HandPriorMemory
+from handprior.models.nets.memory import BetaHead, HandPriorMemory
 from handprior.models.nets.output import NetOutput
 
-JOINT_DTC_PLACEMENTS = ("none", "head", "tail", "replace", "fusion", "tri_branch", "dual")
-GLOBAL_PLACEMENTS = ("serial", "parallel")
-BETA_SUPERVISIONS = ("final", "every_block")
 THETA_DIM = 48  # 3 global orientation + 45 finger articulation, axis-angle
 BETA_DIM = 10
 
@@ -52,32 +55,11 @@ class HandPriorNet(nn.Module):
         num_heads: attention heads (all attentions).
         mlp_ratio: MLP hidden size relative to C.
         dim_rep: channels of the tanh motion representation the heads read.
-        joint_dtc: placement of the joint-level dynamic temporal convolution (Table 1): "none" (MotionBERT
-            baseline), "head" (a DTC sublayer at the head of each branch), "tail" (at the tail of each
-            branch), "replace" (DTC instead of temporal attention), "fusion" (one DTC sublayer after the
-            fused branches), "tri_branch" (three branches S->T, T->S and S->DTC, 3-way fusion),
-            "dual" ("Dynamic Dual-branch", default: a DTC sublayer directly after the temporal attention of
-            each branch).
-        dtc_groups: DTC aggregation groups G (dim must be divisible by it).
-        dtc_kernel: DTC kernel size K (paper: 8; an even K samples a half-integer grid).
-        dtc_max_offset: DTC offsets are clamped to +-this many frames (paper: 2).
-        dtc_formulation: "matrix" (interpolation matrix + batched matmul) or "gather"; same numbers.
-        hand_dtc_replaces_joint: the joint-level DTC sublayers of ``joint_dtc`` work on the joint-pooled hand
-            feature and add their output to every joint (Table 2, Fig. 4a).
-        global_block: add a global temporal block (hand level) per spatio-temporal block (Table 2).
-        global_attention: the global block's temporal-attention branch ("GA").
-        global_dtc: the global block's hand-level DTC branch ("DC").
-        global_placement: "serial" ("SS", default: after each spatio-temporal block, on its output) or
-            "parallel" ("PS": on the block's input, its update added to the block's output).
-        memory_tokens: hand prior memory tokens M (Table 3: 1, 4, 8, 16); 0 switches the memory off (beta is
-            then read from the features pooled over frames and joints). Without the global block the memory
-            update reads the joint mean of each block's output.
-        memory_style: "prior" (cross-attention update after each block, injected as extra keys/values) or
-            "vit" (the tokens also act as queries in every spatio-temporal attention, ViT-style "VS").
-        beta_supervision: "final" (beta from the final memory only, "FS") or "every_block" (also a beta from
-            the memory after each of the first depth-1 blocks, through the same beta head, returned in
-            ``beta_blocks``; with ``beta`` that is one beta per block; needs the memory).
         dropout: dropout on the embedding and on sublayer outputs.
+        joint_dtc: where the joint-level dynamic temporal convolution goes (Table 1).
+        dtc: the dynamic temporal convolution, for every DTC of the network.
+        global_block: the global temporal block (Table 2).
+        memory: the hand prior memory (Table 3).
     """
 
     def __init__(
@@ -89,110 +71,43 @@ class HandPriorNet(nn.Module):
         num_heads: int = 2,
         mlp_ratio: float = 2.0,
         dim_rep: int = 32,
-        joint_dtc: str = "dual",
-        dtc_groups: int = 2,
-        dtc_kernel: int = 8,
-        dtc_max_offset: float = 2.0,
-        dtc_formulation: str = DEFAULT_FORMULATION,
-        hand_dtc_replaces_joint: bool = False,
-        global_block: bool = True,
-        global_attention: bool = True,
-        global_dtc: bool = True,
-        global_placement: str = "serial",
-        memory_tokens: int = 8,
-        memory_style: str = "prior",
-        beta_supervision: str = "final",
         dropout: float = 0.0,
+        joint_dtc: JointDTCConfig = DEFAULT_JOINT_DTC,
+        dtc: DTCConfig = DEFAULT_DTC,
+        global_block: GlobalBlockConfig = DEFAULT_GLOBAL_BLOCK,
+        memory: MemoryConfig = DEFAULT_MEMORY,
     ) -> None:
         super().__init__()
-        _check_choice("joint_dtc", joint_dtc, JOINT_DTC_PLACEMENTS)
-        _check_choice("dtc_formulation", dtc_formulation, FORMULATIONS)
-        _check_choice("global_placement", global_placement, GLOBAL_PLACEMENTS)
-        _check_choice("memory_style", memory_style, MEMORY_STYLES)
-        _check_choice("beta_supervision", beta_supervision, BETA_SUPERVISIONS)
-        for name, value in (("num_joints", num_joints), ("seq_len", seq_len), ("dim", dim), ("depth", depth)):
-            if value < 1:
-                raise ValueError(f"{name} must be >= 1, got {value}")
-        if dim % num_heads != 0:
-            raise ValueError(f"dim {dim} is not divisible by num_heads {num_heads}")
-        if dim % dtc_groups != 0:
-            raise ValueError(f"dim {dim} is not divisible by dtc_groups {dtc_groups}")
-        if memory_tokens < 0:
-            raise ValueError(f"memory_tokens must be >= 0, got {memory_tokens}")
-        if global_block and not (global_attention or global_dtc):
-            raise ValueError("global_block=True needs global_attention or global_dtc; use global_block=False")
-        if hand_dtc_replaces_joint and joint_dtc == "none":
-            raise ValueError("hand_dtc_replaces_joint=True needs a joint_dtc placement other than 'none'")
-        if beta_supervision == "every_block" and memory_tokens == 0:
-            raise ValueError("beta_supervision='every_block' reads the memory: set memory_tokens >= 1")
+        if depth < 1:
+            raise ValueError(f"depth must be >= 1, got {depth}")
+        self.global_placement, self.beta_supervision = global_block.placement, memory.beta_supervision
 
-        self.joint_dtc = joint_dtc
-        self.global_placement = global_placement
-        self.beta_supervision = beta_supervision
-        dtc_args = dict(
-            dim=dim,
-            groups=dtc_groups,
-            kernel_size=dtc_kernel,
-            max_offset=dtc_max_offset,
-            level="hand" if hand_dtc_replaces_joint else "joint",
-            formulation=dtc_formulation,
-            dropout=dropout,
-        )
+        def make_dtc() -> DTCSublayer:
+            return DTCSublayer(dim, dtc, joint_dtc.level, dropout)
 
-        def dtc() -> DTCSublayer:
-            return DTCSublayer(**dtc_args)
-
-        def stage(axis: str, post_dtc: bool = False) -> Stage:
-            mixer = AttentionSublayer(dim, num_heads, axis, dropout)
-            return Stage(mixer, MLPSublayer(dim, mlp_ratio, dropout), dtc() if post_dtc else None)
-
-        def dtc_stage() -> Stage:  # DTC instead of temporal attention
-            return Stage(dtc(), MLPSublayer(dim, mlp_ratio, dropout))
-
-        def block() -> STBlock:
-            p = joint_dtc
-            if p == "replace":
-                branches = [Branch([stage("spatial"), dtc_stage()]), Branch([dtc_stage(), stage("spatial")])]
-            else:
-                dual = p == "dual"
-                branches = [
-                    Branch([stage("spatial"), stage("temporal", dual)], *_head_tail(p, dtc)),
-                    Branch([stage("temporal", dual), stage("spatial")], *_head_tail(p, dtc)),
-                ]
-                if p == "tri_branch":
-                    branches.append(Branch([stage("spatial"), dtc_stage()]))
-            return STBlock(branches, dim, dtc() if p == "fusion" else None)
-
+        layout = LAYOUTS[joint_dtc.placement]
         self.embed = Embedding(num_joints, seq_len, dim, dropout)
-        self.blocks = nn.ModuleList(block() for _ in range(depth))
+        self.blocks = nn.ModuleList(
+            build_block(layout, dim, num_heads, mlp_ratio, dropout, make_dtc) for _ in range(depth)
+        )
+        global_dtc = dtc if global_block.dtc else None
         self.global_blocks = (
             nn.ModuleList(
-                GlobalTemporalBlock(
-                    dim,
-                    num_heads,
-                    mlp_ratio,
-                    attention=global_attention,
-                    dtc=global_dtc,
-                    dtc_groups=dtc_groups,
-                    dtc_kernel=dtc_kernel,
-                    dtc_max_offset=dtc_max_offset,
-                    dtc_formulation=dtc_formulation,
-                    dropout=dropout,
-                )
+                GlobalTemporalBlock(dim, num_heads, mlp_ratio, global_block.attention, global_dtc, dropout)
                 for _ in range(depth)
             )
-            if global_block
+            if global_block.placement != "none"
             else None
         )
         self.memory = (
-            HandPriorMemory(dim, memory_tokens, depth, num_heads, mlp_ratio, memory_style, dropout)
-            if memory_tokens > 0
+            HandPriorMemory(dim, memory.tokens, depth, num_heads, mlp_ratio, memory.style, dropout)
+            if memory.tokens > 0
             else None
         )
         self.rep = RepresentationHead(dim, dim_rep)
         self.joint_head = nn.Linear(dim_rep, 3)
         self.theta_head = nn.Linear(dim_rep, THETA_DIM)
-        self.beta_head = BetaHead(dim if memory_tokens > 0 else dim_rep, BETA_DIM)
+        self.beta_head = BetaHead(dim if memory.tokens > 0 else dim_rep, BETA_DIM)
         self._init_weights()
 
     def _init_weights(self) -> None:
@@ -208,42 +123,40 @@ class HandPriorNet(nn.Module):
         """x (B,T,J,3) normalised joints -> NetOutput(joints (B,T,J,3), theta (B,T,48), beta (B,10), ...)."""
         if x.dim() != 4 or x.shape[-1] != 3:
             raise ValueError(f"HandPriorNet expects joints (B,T,J,3), got shape {tuple(x.shape)}")
-        B = x.shape[0]
         h = self.embed(x)  # (B,T,J,C)
-        memory = self.memory.initial(B) if self.memory is not None else None  # (B,M,C)
-        query = self.memory is not None and self.memory.is_query
+        memory = self.memory.hook(x.shape[0]) if self.memory is not None else None  # tokens (B,M,C)
         beta_blocks = []
         for i, block in enumerate(self.blocks):
             if self.global_blocks is not None and self.global_placement == "parallel":
                 update, g = self.global_blocks[i](h)  # (B,T,C) each, from the block's input
-                h, memory = block(h, memory, query)
+                h = block(h, memory)
                 h = h + update.unsqueeze(2)  # (B,T,1,C) broadcast over joints
             else:
-                h, memory = block(h, memory, query)
+                h = block(h, memory)
                 if self.global_blocks is not None:
                     update, g = self.global_blocks[i](h)
                     h = h + update.unsqueeze(2)
                 else:
                     g = h.mean(dim=2)  # (B,T,C): memory context when the global block is off
             if self.memory is not None:
-                memory = self.memory.update(i, memory, g)
+                memory.tokens = self.memory.update(i, memory.tokens, g)
                 if self.beta_supervision == "every_block" and i < len(self.blocks) - 1:
-                    beta_blocks.append(self.beta_head(memory))  # intermediate blocks; the last one is `beta`
+                    beta_blocks.append(self.beta_head(memory.tokens))  # intermediate blocks; the last is `beta`
         rep = self.rep(h)  # (B,T,J,C_rep)
         joints = x + self.joint_head(rep)  # (B,T,J,3) residual refinement
         theta = self.theta_head(rep.mean(dim=2))  # (B,T,48)
         if memory is not None:
-            beta = self.beta_head(memory)  # (B,10) from the final memory
+            beta = self.beta_head(memory.tokens)  # (B,10) from the final memory
         else:
             beta = self.beta_head(rep.flatten(1, 2))  # (B,T*J,C_rep) -> (B,10)
         return NetOutput(joints=joints, theta=theta, beta=beta, beta_blocks=beta_blocks)
 
 
-def _head_tail(placement: str, make_dtc: Callable[[], DTCSublayer]) -> tuple[DTCSublayer | None, DTCSublayer | None]:
-    """The (head, tail) DTC sublayers of a branch for a placement."""
-    return (make_dtc() if placement == "head" else None, make_dtc() if placement == "tail" else None)
-
-
-def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
-    if value not in choices:
-        raise ValueError(f"{name} must be one of {choices}, got {value!r}")
+def typed_settings(init_args: Mapping[str, Any]) -> dict[str, Any]:
+    """HandPriorNet keyword arguments from plain ``init_args`` as a config file holds them: every nested mapping
+    (``{"dtc": {"groups": 8}}``) made into its settings dataclass, the other values as they are."""
+    hints = typing.get_type_hints(HandPriorNet.__init__)
+    return {
+        key: hints[key](**value) if isinstance(value, Mapping) and dataclasses.is_dataclass(hints.get(key)) else value
+        for key, value in init_args.items()
+    }

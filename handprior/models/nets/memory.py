@@ -1,4 +1,4 @@
-"""Hand prior memory (paper section 3.3, DESIGN 5.4).
+"""Hand prior memory (paper section 3.3; docs/architecture.md, "Hand prior memory").
 
 M learnable tokens (1,M,C) hold sequence-specific hand information (shape, bone lengths).
 
@@ -6,7 +6,8 @@ M learnable tokens (1,M,C) hold sequence-specific hand information (shape, bone 
   the memory (queries) to the block's fused global hand features g (B,T,C) (keys and values), then an MLP:
   ``m = m + CrossAttn(LN(m), LN(g)); m = m + MLP(LN(m))``. The memory is *injected* into every spatial and
   temporal attention of the next block as extra keys/values only (J+M and T+M keys; J and T queries)
-  [choice]. The first block sees the learned initial tokens.
+  [choice], through a :class:`~handprior.models.nets.memory_hook.MemoryHook`. The first block sees the learned
+  initial tokens.
 - ``style="vit"`` (Table 3, "VS"): like a ViT class token, the tokens join every spatial and temporal
   attention of the spatio-temporal blocks as keys, values *and* queries, and go through the stages' MLPs.
   Realisation: in an attention over G groups (frames or joints) each group gives the token an update; the
@@ -21,9 +22,9 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from handprior.models.nets.dstformer import LN_EPS, MLPSublayer, attend
-
-MEMORY_STYLES = ("prior", "vit")
+from handprior.models.nets.config import MemoryStyle
+from handprior.models.nets.dstformer import LN_EPS, MLPSublayer, attend, head_dim
+from handprior.models.nets.memory_hook import MemoryHook
 
 
 class CrossAttention(nn.Module):
@@ -31,8 +32,7 @@ class CrossAttention(nn.Module):
 
     def __init__(self, dim: int, num_heads: int, dropout: float = 0.0) -> None:
         super().__init__()
-        if dim % num_heads != 0:
-            raise ValueError(f"dim {dim} is not divisible by num_heads {num_heads}")
+        head_dim(dim, num_heads)
         self.num_heads = num_heads
         self.q = nn.Linear(dim, dim)
         self.kv = nn.Linear(dim, 2 * dim)
@@ -62,7 +62,7 @@ class MemoryUpdate(nn.Module):
     def forward(self, memory: Tensor, context: Tensor) -> Tensor:
         """memory (B,M,C), context g (B,T,C) -> memory (B,M,C)."""
         memory = memory + self.attn(self.norm_memory(memory), self.norm_context(context))
-        return self.mlp(memory)[0]
+        return self.mlp(memory)
 
 
 class HandPriorMemory(nn.Module):
@@ -85,14 +85,12 @@ class HandPriorMemory(nn.Module):
         depth: int,
         num_heads: int,
         mlp_ratio: float = 2.0,
-        style: str = "prior",
+        style: MemoryStyle = "prior",
         dropout: float = 0.0,
     ) -> None:
         super().__init__()
         if num_tokens < 1:
             raise ValueError(f"memory needs at least one token, got {num_tokens}")
-        if style not in MEMORY_STYLES:
-            raise ValueError(f"memory style must be one of {MEMORY_STYLES}, got {style!r}")
         self.style = style
         self.tokens = nn.Parameter(torch.zeros(1, num_tokens, dim))
         nn.init.trunc_normal_(self.tokens, std=0.02)
@@ -110,6 +108,10 @@ class HandPriorMemory(nn.Module):
     def initial(self, batch_size: int) -> Tensor:
         """The learned tokens for a batch, (B,M,C)."""
         return self.tokens.expand(batch_size, -1, -1)
+
+    def hook(self, batch_size: int) -> MemoryHook:
+        """The learned tokens for a batch as the spatio-temporal blocks' attentions consult them."""
+        return MemoryHook(self.initial(batch_size), as_queries=self.is_query)
 
     def update(self, block: int, memory: Tensor, context: Tensor) -> Tensor:
         """The update after block ``block`` (identity in ViT style, where the blocks update the tokens)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from handprior.models.nets.config import DTCConfig
 from handprior.models.nets.dtc import FORMULATIONS, DTCSublayer, DynamicTemporalConv, MatrixSampling, sample_matrix
 
 
@@ -186,7 +187,7 @@ def test_offsets_beyond_the_clamp_have_no_effect(formulation: str) -> None:
 @pytest.mark.parametrize("level", ["joint", "hand"])
 def test_fresh_sublayer_adds_exactly_zero(level: str) -> None:
     torch.manual_seed(0)
-    sub = DTCSublayer(16, 4, 8, level=level)
+    sub = DTCSublayer(16, DTCConfig(groups=4, kernel_size=8), level=level)
     x = torch.randn(2, 9, 21, 16)
     assert torch.equal(sub(x), x)
     assert torch.equal(sub.dtc(x), torch.zeros_like(x))
@@ -201,8 +202,6 @@ def test_invalid_arguments() -> None:
         DynamicTemporalConv(8, 2, 4, formulation="fft")
     with pytest.raises(ValueError, match="kernel_size"):
         DynamicTemporalConv(8, 2, 0)
-    with pytest.raises(ValueError, match="level"):
-        DTCSublayer(8, 2, 4, level="finger")
     with pytest.raises(ValueError, match=r"\(B,T,C\)"):
         DynamicTemporalConv(8, 2, 4)(torch.zeros(8))
 

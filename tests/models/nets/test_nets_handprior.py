@@ -6,12 +6,14 @@ import pytest
 import torch
 
 from handprior.models.nets import HandPriorNet, NetOutput
+from handprior.models.nets.config import DTCConfig, GlobalBlockConfig, JointDTCConfig, MemoryConfig
 from handprior.models.nets.dstformer import AttentionSublayer
 from handprior.models.nets.dtc import DTCSublayer
 
 B, T, J = 2, 9, 21
-TINY = dict(num_joints=J, seq_len=T, dim=16, depth=2, num_heads=2, dim_rep=8, dtc_groups=2, dtc_kernel=4)
-BACKBONE = dict(joint_dtc="none", global_block=False, memory_tokens=0)
+TINY = dict(num_joints=J, seq_len=T, dim=16, depth=2, num_heads=2, dim_rep=8, dtc=DTCConfig(groups=2, kernel_size=4))
+NO_GLOBAL = GlobalBlockConfig(placement="none")
+BACKBONE = dict(joint_dtc=JointDTCConfig(placement="none"), global_block=NO_GLOBAL, memory=MemoryConfig(tokens=0))
 
 
 def run(net: HandPriorNet, x: torch.Tensor) -> NetOutput:
@@ -37,18 +39,18 @@ def x() -> torch.Tensor:
 
 
 VARIANTS = [
-    *({"joint_dtc": p} for p in ("none", "head", "tail", "replace", "fusion", "tri_branch", "dual")),
-    {"global_attention": False},
-    {"global_dtc": False},
-    {"global_placement": "parallel"},
-    {"global_block": False, "hand_dtc_replaces_joint": True},
-    {"global_block": False},
-    *({"memory_tokens": m} for m in (0, 1, 4, 8, 16)),
-    {"memory_style": "vit", "memory_tokens": 1},
-    {"memory_style": "vit", "memory_tokens": 1, "beta_supervision": "every_block"},
-    {"beta_supervision": "every_block"},
-    {"global_block": False, "memory_tokens": 2},
-    {"dtc_formulation": "gather"},
+    *({"joint_dtc": JointDTCConfig(p)} for p in ("none", "head", "tail", "replace", "fusion", "tri_branch", "dual")),
+    {"global_block": GlobalBlockConfig(attention=False)},
+    {"global_block": GlobalBlockConfig(dtc=False)},
+    {"global_block": GlobalBlockConfig(placement="parallel")},
+    {"global_block": NO_GLOBAL, "joint_dtc": JointDTCConfig(level="hand")},
+    {"global_block": NO_GLOBAL},
+    *({"memory": MemoryConfig(tokens=m)} for m in (0, 1, 4, 8, 16)),
+    {"memory": MemoryConfig(tokens=1, style="vit")},
+    {"memory": MemoryConfig(tokens=1, style="vit", beta_supervision="every_block")},
+    {"memory": MemoryConfig(beta_supervision="every_block")},
+    {"global_block": NO_GLOBAL, "memory": MemoryConfig(tokens=2)},
+    {"dtc": DTCConfig(groups=2, kernel_size=4, formulation="gather")},
     {"dropout": 0.1},
 ]
 
@@ -56,9 +58,10 @@ VARIANTS = [
 @pytest.mark.parametrize("variant", VARIANTS, ids=lambda v: "-".join(f"{k}={val}" for k, val in v.items()))
 def test_variant_forward_backward(variant: dict, x: torch.Tensor) -> None:
     torch.manual_seed(0)
-    net = HandPriorNet(**TINY, **variant)
+    net = HandPriorNet(**{**TINY, **variant})
     out = run(net, x)
-    expected_blocks = TINY["depth"] - 1 if variant.get("beta_supervision") == "every_block" else 0
+    every_block = variant.get("memory", MemoryConfig()).beta_supervision == "every_block"
+    expected_blocks = TINY["depth"] - 1 if every_block else 0
     assert len(out.beta_blocks) == expected_blocks  # intermediate blocks; out.beta is the last block's
     for beta in out.beta_blocks:
         assert beta.shape == (B, 10) and not torch.allclose(beta, out.beta)
@@ -79,7 +82,7 @@ def dtc_count(net: HandPriorNet) -> int:
      ("dual", 2, 2)],
 )  # fmt: skip
 def test_placement_structure(placement: str, per_block: int, branches: int) -> None:
-    net = HandPriorNet(**TINY, joint_dtc=placement)
+    net = HandPriorNet(**TINY, joint_dtc=JointDTCConfig(placement))
     assert dtc_count(net) == per_block
     assert len(net.blocks[0].branches) == branches
     temporal_attention = sum(isinstance(m, AttentionSublayer) and m.axis == "temporal" for m in net.blocks[0].modules())
@@ -87,7 +90,7 @@ def test_placement_structure(placement: str, per_block: int, branches: int) -> N
 
 
 def test_dual_dtc_follows_temporal_attention() -> None:
-    net = HandPriorNet(**TINY, joint_dtc="dual")
+    net = HandPriorNet(**TINY, joint_dtc=JointDTCConfig("dual"))
     for branch in net.blocks[0].branches:
         for stage in branch.stages:
             has_dtc = stage.post_dtc is not None
@@ -99,7 +102,9 @@ def test_dual_dtc_follows_temporal_attention() -> None:
 def test_additions_start_as_the_backbone(placement: str, hand_level: bool, x: torch.Tensor) -> None:
     torch.manual_seed(0)
     backbone = HandPriorNet(**TINY, **BACKBONE)
-    variant = HandPriorNet(**TINY, **dict(BACKBONE, joint_dtc=placement, hand_dtc_replaces_joint=hand_level))
+    variant = HandPriorNet(
+        **TINY, **dict(BACKBONE, joint_dtc=JointDTCConfig(placement, "hand" if hand_level else "joint"))
+    )
     missing, unexpected = variant.load_state_dict(backbone.state_dict(), strict=False)
     assert not unexpected  # every backbone parameter has the same name in the variant
     assert missing and all(".dtc." in name or "_dtc" in name for name in missing)
@@ -126,7 +131,7 @@ def test_memory_reaches_the_joints(x: torch.Tensor) -> None:
 
 def test_windows_are_independent(x: torch.Tensor) -> None:
     torch.manual_seed(0)
-    net = HandPriorNet(**TINY, memory_style="vit", memory_tokens=1)
+    net = HandPriorNet(**TINY, memory=MemoryConfig(tokens=1, style="vit"))
     out = net(x)
     torch.testing.assert_close(net(x[:1]).joints, out.joints[:1], rtol=1e-5, atol=1e-6)
 
@@ -142,25 +147,27 @@ def test_initialisation() -> None:
 
 
 @pytest.mark.parametrize(
-    ("kwargs", "match"),
+    ("make", "match"),
     [
-        ({"joint_dtc": "middle"}, "joint_dtc"),
-        ({"global_placement": "before"}, "global_placement"),
-        ({"memory_style": "lstm"}, "memory_style"),
-        ({"beta_supervision": "sometimes"}, "beta_supervision"),
-        ({"dtc_formulation": "fft"}, "dtc_formulation"),
-        ({"num_heads": 3}, "num_heads"),
-        ({"dtc_groups": 3}, "dtc_groups"),
-        ({"memory_tokens": -1}, "memory_tokens"),
-        ({"depth": 0}, "depth"),
-        ({"global_attention": False, "global_dtc": False}, "global_block"),
-        ({"joint_dtc": "none", "hand_dtc_replaces_joint": True}, "hand_dtc_replaces_joint"),
-        ({"memory_tokens": 0, "beta_supervision": "every_block"}, "memory_tokens"),
+        (lambda: JointDTCConfig("middle"), "placement"),
+        (lambda: JointDTCConfig("none", "hand"), "level"),
+        (lambda: GlobalBlockConfig(placement="before"), "placement"),
+        (lambda: GlobalBlockConfig(attention=False, dtc=False), "global_block"),
+        (lambda: MemoryConfig(style="lstm"), "style"),
+        (lambda: MemoryConfig(beta_supervision="sometimes"), "beta_supervision"),
+        (lambda: MemoryConfig(tokens=-1), "tokens"),
+        (lambda: MemoryConfig(tokens=0, beta_supervision="every_block"), "tokens"),
+        (lambda: DTCConfig(formulation="fft"), "formulation"),
+        (lambda: DTCConfig(kernel_size=0), "kernel_size"),
+        (lambda: HandPriorNet(**dict(TINY, num_heads=3)), "num_heads"),
+        (lambda: HandPriorNet(**dict(TINY, dtc=DTCConfig(groups=3))), "groups"),
+        (lambda: HandPriorNet(**dict(TINY, depth=0)), "depth"),
+        (lambda: HandPriorNet(**dict(TINY, seq_len=0)), "seq_len"),
     ],
 )
-def test_invalid_arguments(kwargs: dict, match: str) -> None:
+def test_invalid_arguments(make: object, match: str) -> None:
     with pytest.raises(ValueError, match=match):
-        HandPriorNet(**dict(TINY, **kwargs))
+        make()
 
 
 def test_invalid_input() -> None:
