@@ -21,6 +21,7 @@ the run of the line before it when that run's id starts with what is left.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import importlib
 import inspect
 import io
@@ -253,7 +254,8 @@ def git_sha(cwd: str | Path | None = PACKAGE_DIR) -> str:
 
 def net_label(config: Mapping[str, Any]) -> str | None:
     """A method label from a resolved run config: the network's class name and the init arguments that differ
-    from its defaults, e.g. ``HandPriorNet(joint_dtc=head, memory_tokens=0)``; None if there is no network."""
+    from its defaults, settings groups by their dotted names, e.g.
+    ``HandPriorNet(joint_dtc.placement=head, memory.tokens=0)``; None if there is no network."""
     spec = (config.get("model") or {}).get("net")
     if not isinstance(spec, Mapping) or "class_path" not in spec:
         return None
@@ -263,11 +265,19 @@ def net_label(config: Mapping[str, Any]) -> str | None:
         parameters = inspect.signature(getattr(importlib.import_module(module), name)).parameters
     except (ImportError, AttributeError, ValueError, TypeError):
         parameters = {}
-    changed = {
-        key: value
-        for key, value in init_args.items()
-        if key not in parameters
-        or parameters[key].default is inspect.Parameter.empty
-        or parameters[key].default != value
-    }
+    changed: dict[str, Any] = {}
+    for key, value in init_args.items():
+        default = parameters[key].default if key in parameters else inspect.Parameter.empty
+        changed.update(_changed_settings(key, value, default))
     return f"{name}({', '.join(f'{k}={v}' for k, v in sorted(changed.items()))})" if changed else name
+
+
+def _changed_settings(key: str, value: Any, default: Any) -> dict[str, Any]:
+    """``{key: value}`` unless value is the default; a settings dataclass is compared field by field
+    (``{"memory.tokens": 0}``)."""
+    if dataclasses.is_dataclass(default) and not isinstance(default, type) and isinstance(value, Mapping):
+        out: dict[str, Any] = {}
+        for field, item in value.items():
+            out.update(_changed_settings(f"{key}.{field}", item, getattr(default, field, inspect.Parameter.empty)))
+        return out
+    return {} if default is not inspect.Parameter.empty and default == value else {key: value}

@@ -131,3 +131,14 @@ def test_flat_config_file_is_refused_in_one_line(tmp_path: Path, capsys: pytest.
     convert([str(old)])  # the conversion the message names
     converted = yaml.safe_load(capsys.readouterr().out)
     assert converted == {"model": {"net": {"init_args": init_args(CONFIGS / "ablations" / "t2_dc_replace.yaml")}}}
+
+
+def test_net_label_names_changed_nested_settings() -> None:
+    from handprior.reporting.results import net_label
+
+    path = "handprior.models.nets.HandPriorNet"
+    changed = {"dim": 32, "joint_dtc": {"placement": "head", "level": "joint"}, "memory": {"tokens": 0}}
+    label = net_label({"model": {"net": {"class_path": path, "init_args": changed}}})
+    assert label == "HandPriorNet(joint_dtc.placement=head, memory.tokens=0)"
+    defaults = {"dtc": {"groups": 2, "kernel_size": 8}, "global_block": {"placement": "serial"}}
+    assert net_label({"model": {"net": {"class_path": path, "init_args": defaults}}}) == "HandPriorNet"
