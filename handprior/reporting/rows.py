@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import csv
 import dataclasses
-import importlib
 import inspect
 import io
 import os
@@ -37,6 +36,7 @@ from typing import Any
 from filelock import FileLock
 
 from handprior.errors import HandpriorInputError
+from handprior.models.registry import registered_class_paths
 
 INPUT_METHOD = "input"
 UNITS = {"mpjpe": "mm", "mpvpe": "mm", "accel": "mm/frame^2"}
@@ -259,12 +259,11 @@ def net_label(config: Mapping[str, Any]) -> str | None:
     spec = (config.get("model") or {}).get("net")
     if not isinstance(spec, Mapping) or "class_path" not in spec:
         return None
-    module, _, name = str(spec["class_path"]).rpartition(".")
+    # Looked up in the registry of networks, never imported: a results folder's config is not trusted.
+    cls = registered_class_paths().get(str(spec["class_path"]))
+    name = cls.__name__ if cls is not None else str(spec["class_path"]).rpartition(".")[2]
     init_args = dict(spec.get("init_args") or {})
-    try:
-        parameters = inspect.signature(getattr(importlib.import_module(module), name)).parameters
-    except (ImportError, AttributeError, ValueError, TypeError):
-        parameters = {}
+    parameters = inspect.signature(cls).parameters if cls is not None else {}
     changed: dict[str, Any] = {}
     for key, value in init_args.items():
         default = parameters[key].default if key in parameters else inspect.Parameter.empty

@@ -1,8 +1,11 @@
+import sys
+
 """Result rows: metric -> row mapping, concurrent appends from several processes, the Lightning callback."""
 
 import csv
 import multiprocessing
 import os
+import sys
 from types import SimpleNamespace
 
 import pytest
@@ -156,6 +159,17 @@ def test_net_label_names_the_changed_init_args():
     net["init_args"]["polyorder"] = 2
     assert net_label({"model": {"net": net}}) == "SavitzkyGolay"
     assert net_label({"model": {}}) is None
+
+
+def test_net_label_never_imports_the_class_a_config_names(tmp_path, monkeypatch):
+    from handprior.reporting.results import net_label
+
+    marker = tmp_path / "imported"
+    (tmp_path / "label_plugin.py").write_text(f"open({str(marker)!r}, 'w').close()\nclass Net:\n    pass\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    net = {"class_path": "label_plugin.Net", "init_args": {"width": 3}}
+    assert net_label({"model": {"net": net}}) == "Net(width=3)"
+    assert not marker.exists() and "label_plugin" not in sys.modules
 
 
 def test_callback_labels_a_sweep_variant_from_the_saved_config(tmp_path):
