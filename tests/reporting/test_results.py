@@ -1,5 +1,3 @@
-import sys
-
 """Result rows: metric -> row mapping, concurrent appends from several processes, the Lightning callback."""
 
 import csv
