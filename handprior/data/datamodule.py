@@ -2,18 +2,61 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import lightning as L
 import torch
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, DistributedSampler
 
 from handprior.data.augment import augment_batch
 from handprior.data.datasets import SequenceDataset, WindowDataset, unbatch_sequence
 from handprior.data.store import SequenceStore
 from handprior.errors import HandpriorInputError
 from handprior.training.seeding import EpochRandomSampler
+
+
+def drop_last(windows: int, batch_size: int, processes: int = 1) -> bool:
+    """Whether training drops each process's last incomplete batch: only when a process has more than one batch.
+
+    Under DDP every process gets ceil(windows / processes) windows (Lightning's DistributedSampler), so the rule
+    is on that share: on the whole dataset, a share smaller than a batch would give no training step at all.
+    """
+    return -(-windows // processes) > batch_size
+
+
+class SequenceShardSampler(DistributedSampler):
+    """Whole sequences split across processes for evaluation, every sequence exactly once (no padding).
+
+    Process ``rank`` of ``num_replicas`` takes sequences rank, rank + num_replicas, ... in order. Lightning's own
+    ``DistributedSampler`` would pad the last round by repeating sequences, so that under DDP a sequence could be
+    scored twice and the summed metric states would no longer equal a single-process evaluation. Being a
+    ``DistributedSampler``, it is left in place by Lightning.
+
+    Args:
+        dataset: the whole-sequence dataset (anything with ``len``).
+        num_replicas: processes that evaluate.
+        rank: this process.
+        split: the split's name, for the error message.
+    """
+
+    def __init__(self, dataset: Any, num_replicas: int, rank: int, split: str = "") -> None:
+        super().__init__(dataset, num_replicas=num_replicas, rank=rank, shuffle=False)
+        if len(dataset) < num_replicas:
+            # a process without a sequence would skip the metrics' cross-process sum that the others wait in
+            raise HandpriorInputError(
+                f"the {split or 'evaluation'} split has {len(dataset)} sequence(s) for {num_replicas} processes: "
+                "whole-sequence evaluation needs at least one sequence per process (use fewer devices to evaluate)"
+            )
+        self.indices = list(range(rank, len(dataset), num_replicas))
+        self.num_samples, self.total_size = len(self.indices), len(dataset)
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self.indices)
+
+    def __len__(self) -> int:
+        return len(self.indices)
 
 
 class StoreDataModule(L.LightningDataModule):
@@ -99,20 +142,38 @@ class StoreDataModule(L.LightningDataModule):
             batch_size=self.batch_size,
             sampler=EpochRandomSampler(dataset),  # order from (seed, epoch): a resumed run shuffles the same
             generator=torch.Generator(),  # iterator creation draws from it, not from the global generator
-            drop_last=len(dataset) > self.batch_size,
+            drop_last=drop_last(len(dataset), self.batch_size, self._processes()),
             num_workers=self.num_workers,
             pin_memory=self.pin_memory,
             persistent_workers=self.num_workers > 0,
         )
 
     def _sequence_loader(self, split: str) -> DataLoader:
+        dataset = SequenceDataset(self.open_split(split))
         return DataLoader(
-            SequenceDataset(self.open_split(split)),
+            dataset,
             batch_size=1,
+            sampler=self._sequence_sampler(dataset, split),
             collate_fn=unbatch_sequence,
             num_workers=self.num_workers,
             pin_memory=self.pin_memory,
         )
+
+    def _distributed(self) -> dict[str, int]:
+        """num_replicas and rank of this process among those that share the data (1 and 0 without DDP)."""
+        trainer = self.trainer
+        kwargs = trainer.distributed_sampler_kwargs if trainer is not None else None
+        return {"num_replicas": 1, "rank": 0, **(kwargs or {})}
+
+    def _processes(self) -> int:
+        return int(self._distributed()["num_replicas"])
+
+    def _sequence_sampler(self, dataset: SequenceDataset, split: str) -> SequenceShardSampler | None:
+        """Under DDP (several processes), each process's share of the whole sequences; else None (in order)."""
+        where = self._distributed()
+        if where["num_replicas"] <= 1:
+            return None
+        return SequenceShardSampler(dataset, where["num_replicas"], where["rank"], split)
 
     def val_dataloader(self) -> DataLoader:
         return self._sequence_loader("val")
