@@ -121,9 +121,9 @@ class ResultRowsWriter(L.Callback):
         self.written: list[ResultRow] = []
 
     def on_test_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        saved_config = _config(trainer)  # on every process: under DDP trainer.log_dir is a broadcast all must join
         if not trainer.is_global_zero or trainer.sanity_checking:
             return
-        saved_config = _config(trainer)
         method = self.method or _config_label(saved_config) or type(getattr(pl_module, "net", pl_module)).__name__
         rows = metric_rows(
             trainer.callback_metrics,
