@@ -78,9 +78,16 @@ def check_hyperparameters(hparams: Any, source: str | Path | None = None) -> dic
 
 
 def net_config(checkpoint: Mapping[str, Any]) -> dict[str, Any] | None:
-    """The network configuration a checkpoint was trained with (``model.net``), or None if it has none."""
+    """The network configuration a checkpoint was trained with (``model.net``; class path canonical, settings of
+    earlier versions converted), or None if it has none."""
     config = checkpoint.get("hyper_parameters", {}).get("net")
-    return dict(config) if isinstance(config, Mapping) and "class_path" in config else None
+    if not isinstance(config, Mapping) or "class_path" not in config:
+        return None
+    try:  # in canonical form (also for a checkpoint that Lightning read itself, unchecked)
+        cls, init_args = check_net_config(config)
+    except HandpriorInputError:
+        return dict(config)
+    return {"class_path": canonical_class_path(cls), "init_args": init_args}
 
 
 def build_net(config: Mapping[str, Any], source: str | Path | None = None) -> nn.Module:
