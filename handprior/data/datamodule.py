@@ -194,7 +194,9 @@ class StoreDataModule(L.LightningDataModule):
 class NpzDataModule(StoreDataModule):
     """A user's own data: one ``.npz`` per split (see :mod:`handprior.data.user_npz` for the keys)."""
 
-    def __init__(self, train: str | None = None, val: str | None = None, test: str | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self, train: str | None = None, val: str | None = None, test: str | None = None, **kwargs: Any
+    ) -> None:
         """
         Args:
             train: ``.npz`` with the training sequences.
@@ -216,7 +218,8 @@ class NpzDataModule(StoreDataModule):
 
 
 class SyntheticDataModule(StoreDataModule):
-    """The built-in synthetic benchmark (DESIGN 4.3), generated on first use and cached under ``root``.
+    """The built-in synthetic benchmark (docs/architecture.md, "Synthetic benchmark"), generated on first use and
+    cached under ``root``.
 
     Realistic right-hand motion posed through the MANO layer at 30 fps, with per-frame predictions from a
     seeded estimator-noise simulator. Train, val and test come from disjoint seeds derived from ``seed``.
