@@ -1,17 +1,16 @@
 """Shared helpers of the reporting tests."""
 
-import importlib
 from typing import Any
 
 import pytest
 from torch import nn
 
+from handprior.models.checkpoint import build_net as build_registered_net
+
 
 def build_net(config: dict[str, Any]) -> nn.Module:
-    """The network of a resolved config (``--print_config`` output): ``model.net`` class_path + init_args."""
-    spec = config["model"]["net"]
-    module, _, name = spec["class_path"].rpartition(".")
-    return getattr(importlib.import_module(module), name)(**(spec.get("init_args") or {}))
+    """The network of a resolved config (``--print_config`` output), built as a checkpoint's would be."""
+    return build_registered_net(config["model"]["net"])
 
 
 @pytest.fixture

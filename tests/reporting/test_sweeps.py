@@ -108,9 +108,7 @@ def test_every_grid_point_is_a_valid_configuration(path, monkeypatch, net_from_c
         for key, value in point.items():  # the swept values arrived (not silently overridden)
             expected = {key: value}
             if key == "config":  # a row file: its network switches must be in effect
-                expected = {
-                    f"model.net.init_args.{k}": v for k, v in load(ROOT / value)["model"]["net"]["init_args"].items()
-                }
+                expected = _dotted(load(ROOT / value)["model"]["net"]["init_args"], "model.net.init_args")
             for dotted, wanted in expected.items():
                 node = config
                 for part in dotted.split("."):
@@ -136,3 +134,14 @@ def test_one_grid_point_trains_a_step(tmp_path, monkeypatch):
     main([*argv, *TINY, f"--data.init_args.root={tmp_path / 'synthetic'}", "--trainer.fast_dev_run=1",
           f"--trainer.callbacks.init_args.path={results}"])  # fmt: skip
     assert results.is_file() and "table1-joint-dtc" in results.read_text()
+
+
+def _dotted(settings: dict, prefix: str) -> dict[str, object]:
+    """Nested settings as dotted keys: ``{"memory": {"tokens": 1}}`` -> ``{"prefix.memory.tokens": 1}``."""
+    out: dict[str, object] = {}
+    for key, value in settings.items():
+        if isinstance(value, dict):
+            out.update(_dotted(value, f"{prefix}.{key}"))
+        else:
+            out[f"{prefix}.{key}"] = value
+    return out
