@@ -21,7 +21,7 @@ class WindowDataset(Dataset):
 
     def __init__(self, store: SequenceStore, window: int, stride: int) -> None:
         self.store, self.window = store, window
-        self.starts = training_window_starts(store.seq_starts, window, stride)
+        self.starts = training_window_starts(store.offsets, window, stride)
         if len(self.starts) == 0:
             raise ValueError(
                 f"{store.root}: no sequence is at least {window} frames long, so there is no training window"

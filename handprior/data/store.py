@@ -6,7 +6,7 @@ Layout of a store folder::
     gt.npy          (N,21,3) float32  ground truth, same conventions
     gt_theta.npy    (N,48)   float32  optional MANO pose (3 global orientation + 45 finger axis-angle)
     gt_beta.npy     (N,10)   float32  optional MANO shape
-    seq_starts.npy  (S+1,)   int64    sequence s is frames seq_starts[s]:seq_starts[s+1]
+    offsets.npy  (S+1,)   int64    sequence s is frames offsets[s]:offsets[s+1]
     meta.json                         dataset, estimator, fps, sides, units, joint_order, version, ...
 
 Arrays are opened with ``mmap_mode="r"`` so a multi-million-frame dataset is never loaded into memory.
@@ -26,7 +26,8 @@ from handprior.body.joints import NUM_JOINTS
 from handprior.errors import HandpriorInputError
 
 STORE_VERSION = 1
-REQUIRED_FILES = ("pred.npy", "gt.npy", "seq_starts.npy", "meta.json")
+REQUIRED_FILES = ("pred.npy", "gt.npy", "offsets.npy", "meta.json")
+LEGACY_OFFSETS = "seq_starts.npy"  # the same array, as stores of earlier versions name it
 JOINT_ORDER_NAME = "openpose21"
 
 
@@ -37,22 +38,22 @@ class SequenceStore:
     root: Path
     pred: np.ndarray  # (N,21,3) mm
     gt: np.ndarray  # (N,21,3) mm
-    seq_starts: np.ndarray  # (S+1,)
+    offsets: np.ndarray  # (S+1,)
     meta: dict[str, Any] = field(default_factory=dict)
     gt_theta: np.ndarray | None = None  # (N,48)
     gt_beta: np.ndarray | None = None  # (N,10)
 
     @property
     def num_frames(self) -> int:
-        return int(self.seq_starts[-1])
+        return int(self.offsets[-1])
 
     @property
     def num_sequences(self) -> int:
-        return len(self.seq_starts) - 1
+        return len(self.offsets) - 1
 
     @property
     def lengths(self) -> np.ndarray:
-        return np.diff(self.seq_starts)
+        return np.diff(self.offsets)
 
     @property
     def has_mano(self) -> bool:
@@ -60,7 +61,7 @@ class SequenceStore:
 
     def sequence(self, index: int) -> slice:
         """Frame range of sequence ``index``."""
-        return slice(int(self.seq_starts[index]), int(self.seq_starts[index + 1]))
+        return slice(int(self.offsets[index]), int(self.offsets[index + 1]))
 
     @classmethod
     def open(cls, root: str | Path) -> SequenceStore:
@@ -68,16 +69,20 @@ class SequenceStore:
         root = Path(root)
         if not root.is_dir():
             raise HandpriorInputError("sequence store folder does not exist (run `handprior prepare` first)", root)
-        missing = [name for name in REQUIRED_FILES if not (root / name).is_file()]
+        boundaries = root / "offsets.npy"
+        if not boundaries.is_file() and (root / LEGACY_OFFSETS).is_file():
+            boundaries = root / LEGACY_OFFSETS  # stores written before the file was named offsets.npy
+        missing = [name for name in REQUIRED_FILES if not (root / name).is_file() and name != "offsets.npy"]
+        missing += [] if boundaries.is_file() else ["offsets.npy"]
         if missing:
             raise HandpriorInputError(f"not a sequence store: missing {', '.join(missing)}", root)
         meta = _read_meta(root / "meta.json")
         pred = _load_array(root / "pred.npy", (None, NUM_JOINTS, 3))
         gt = _load_array(root / "gt.npy", (None, NUM_JOINTS, 3))
-        seq_starts = np.asarray(_load_array(root / "seq_starts.npy", (None,)), dtype=np.int64)
+        offsets = np.asarray(_load_array(boundaries, (None,)))
         gt_theta = _load_array(root / "gt_theta.npy", (None, 48)) if (root / "gt_theta.npy").is_file() else None
         gt_beta = _load_array(root / "gt_beta.npy", (None, 10)) if (root / "gt_beta.npy").is_file() else None
-        store = cls(root, pred, gt, seq_starts, meta, gt_theta, gt_beta)
+        store = cls(root, pred, gt, offsets, meta, gt_theta, gt_beta)
         _check_consistent(store)
         return store
 
@@ -86,7 +91,7 @@ def write_store(
     root: str | Path,
     pred: np.ndarray,
     gt: np.ndarray,
-    seq_starts: np.ndarray,
+    offsets: np.ndarray,
     meta: dict[str, Any],
     gt_theta: np.ndarray | None = None,
     gt_beta: np.ndarray | None = None,
@@ -101,20 +106,20 @@ def write_store(
     arrays: dict[str, np.ndarray] = {
         "pred": np.ascontiguousarray(pred, dtype=np.float32),
         "gt": np.ascontiguousarray(gt, dtype=np.float32),
-        "seq_starts": np.ascontiguousarray(seq_starts, dtype=np.int64),
+        "offsets": np.ascontiguousarray(offsets, dtype=np.int64),
     }
     if gt_theta is not None:
         arrays["gt_theta"] = np.ascontiguousarray(gt_theta, dtype=np.float32)
     if gt_beta is not None:
         arrays["gt_beta"] = np.ascontiguousarray(gt_beta, dtype=np.float32)
     for name, array in arrays.items():
-        if name != "seq_starts" and not np.isfinite(array).all():
+        if name != "offsets" and not np.isfinite(array).all():
             bad = int((~np.isfinite(array)).reshape(len(array), -1).any(axis=1).sum())
             raise HandpriorInputError(f"{name} has non-finite values in {bad} frames; drop or repair them first", root)
     meta = dict(meta)
     meta.update(units="mm", joint_order=JOINT_ORDER_NAME, version=STORE_VERSION)
-    meta.update(num_frames=int(arrays["seq_starts"][-1]), num_sequences=len(arrays["seq_starts"]) - 1)
-    store = SequenceStore(root, arrays["pred"], arrays["gt"], arrays["seq_starts"], meta,
+    meta.update(num_frames=int(arrays["offsets"][-1]), num_sequences=len(arrays["offsets"]) - 1)
+    store = SequenceStore(root, arrays["pred"], arrays["gt"], arrays["offsets"], meta,
                           arrays.get("gt_theta"), arrays.get("gt_beta"))  # fmt: skip
     _check_consistent(store)
     for name, array in arrays.items():
@@ -151,14 +156,28 @@ def _load_array(path: Path, shape: tuple[int | None, ...]) -> np.ndarray:
 
 
 def _check_consistent(store: SequenceStore) -> None:
-    starts, root = store.seq_starts, store.root
-    if len(starts) < 2 or starts[0] != 0 or np.any(np.diff(starts) <= 0):
-        raise HandpriorInputError("seq_starts must start at 0 and strictly increase (no empty sequences)", root)
-    n = int(starts[-1])
+    root, n = store.root, len(store.pred)
+    store.offsets = check_offsets(store.offsets, n, root / "offsets.npy")  # the one check of sequence boundaries
     for name in ("pred", "gt", "gt_theta", "gt_beta"):
         array = getattr(store, name)
         if array is not None and len(array) != n:
-            raise HandpriorInputError(f"{name} has {len(array)} frames but seq_starts ends at {n}", root)
+            raise HandpriorInputError(f"{name} has {len(array)} frames but pred has {n}", root)
     sides = store.meta.get("sides")
     if sides is not None and len(sides) != store.num_sequences:
         raise HandpriorInputError(f"meta.json lists {len(sides)} sides for {store.num_sequences} sequences", root)
+
+
+def check_offsets(offsets: np.ndarray, frames: int, path: Path) -> np.ndarray:
+    """Sequence boundaries ``offsets (S+1,)``: integers rising strictly from 0 to ``frames``; returns int64."""
+    if offsets.ndim != 1 or offsets.dtype.kind not in "iu":
+        raise HandpriorInputError(f"'offsets' must be a 1-D integer array, found {offsets.dtype} {offsets.shape}", path)
+    # Compared as Python ints first: uint64 values past int64 would wrap when cast (and np.diff wraps too).
+    in_range = offsets.size > 0 and int(offsets.min()) >= 0 and int(offsets.max()) <= frames
+    offsets = offsets.astype(np.int64) if in_range else offsets
+    if not in_range or len(offsets) < 2 or offsets[0] != 0 or offsets[-1] != frames or np.any(np.diff(offsets) <= 0):
+        raise HandpriorInputError(
+            f"'offsets' must rise strictly from 0 to the frame count {frames} (no empty sequences), "
+            f"found {offsets[:3].tolist()}...{offsets[-2:].tolist()}",
+            path,
+        )
+    return offsets

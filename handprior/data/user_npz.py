@@ -17,7 +17,7 @@ import numpy as np
 
 from handprior.body.joints import MIDDLE_MCP, NUM_JOINTS, WRIST
 from handprior.data.file_checks import MAX_ARRAY_BYTES, SNIFF_BYTES, check_looks_like, sniff
-from handprior.data.store import SequenceStore
+from handprior.data.store import SequenceStore, check_offsets
 from handprior.errors import HandpriorInputError
 
 REQUIRED_KEYS = ("joints", "pred", "offsets")
@@ -107,20 +107,6 @@ def check_joint_shape(array: np.ndarray, key: str, path: Path) -> np.ndarray:
     return array
 
 
-def check_offsets(offsets: np.ndarray, frames: int, path: Path) -> np.ndarray:
-    """Sequence boundaries ``offsets (S+1,)``: integers rising strictly from 0 to ``frames``; returns int64."""
-    if offsets.ndim != 1 or offsets.dtype.kind not in "iu":
-        raise HandpriorInputError(f"'offsets' must be a 1-D integer array, found {offsets.dtype} {offsets.shape}", path)
-    # Compared as Python ints first: uint64 values past int64 would wrap when cast (and np.diff wraps too).
-    in_range = offsets.size > 0 and int(offsets.min()) >= 0 and int(offsets.max()) <= frames
-    offsets = offsets.astype(np.int64) if in_range else offsets
-    if not in_range or len(offsets) < 2 or offsets[0] != 0 or offsets[-1] != frames or np.any(np.diff(offsets) <= 0):
-        raise HandpriorInputError(
-            f"'offsets' must rise strictly from 0 to the frame count {frames} (no empty sequences), "
-            f"found {offsets[:3].tolist()}...{offsets[-2:].tolist()}",
-            path,
-        )
-    return offsets
 
 
 def check_joints(array: np.ndarray, key: str, path: Path) -> np.ndarray:

@@ -22,14 +22,14 @@ def local_window_starts(length: int, window: int, stride: int) -> np.ndarray:
     return starts
 
 
-def training_window_starts(seq_starts: np.ndarray, window: int, stride: int) -> np.ndarray:
+def training_window_starts(offsets: np.ndarray, window: int, stride: int) -> np.ndarray:
     """Global start frames of all training windows; windows never cross a sequence boundary.
 
-    seq_starts: (S+1,). Sequences shorter than ``window`` contribute none. Returns (W,) int64.
+    offsets: (S+1,). Sequences shorter than ``window`` contribute none. Returns (W,) int64.
     """
     starts = [
         begin + local_window_starts(end - begin, window, stride)
-        for begin, end in zip(seq_starts[:-1].tolist(), seq_starts[1:].tolist())
+        for begin, end in zip(offsets[:-1].tolist(), offsets[1:].tolist())
         if end - begin >= window
     ]
     return np.concatenate(starts) if starts else np.zeros(0, dtype=np.int64)

@@ -37,7 +37,8 @@ import numpy as np
 
 from handprior.body.joints import JOINT_NAMES, NUM_JOINTS
 from handprior.data.file_checks import MAX_TEXT_BYTES, check_looks_like, check_no_clash, check_writable
-from handprior.data.user_npz import check_offsets, read_npz
+from handprior.data.store import check_offsets
+from handprior.data.user_npz import read_npz
 from handprior.errors import HandpriorInputError
 
 FORMATS = {".npz": "npz", ".json": "json", ".csv": "csv"}

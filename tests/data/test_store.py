@@ -38,8 +38,8 @@ def test_write_rejects_non_finite_values(tmp_path):
     [
         (lambda root: (root / "gt.npy").unlink(), "missing gt.npy"),
         (lambda root: (root / "pred.npy").write_bytes((root / "pred.npy").read_bytes()[:100]), "truncated"),
-        (lambda root: np.save(root / "seq_starts.npy", np.array([0, 30, 20])), "strictly increase"),
-        (lambda root: np.save(root / "seq_starts.npy", np.array([0, 70])), "seq_starts ends at 70"),
+        (lambda root: np.save(root / "offsets.npy", np.array([0, 30, 20])), "rise strictly from 0"),
+        (lambda root: np.save(root / "offsets.npy", np.array([0, 70])), "to the frame count 60"),
         (lambda root: np.save(root / "gt.npy", np.zeros((60, 16, 3), np.float32)), r"expected shape \(N,21,3\)"),
         (lambda root: (root / "meta.json").write_text("{not json"), "not valid JSON"),
         (lambda root: (root / "meta.json").write_text(json.dumps({"units": "m"})), "units must be mm"),
@@ -57,3 +57,11 @@ def test_open_names_the_problem(tmp_path, damage, message):
 def test_missing_folder_says_run_prepare(tmp_path):
     with pytest.raises(HandpriorInputError, match="handprior prepare"):
         SequenceStore.open(tmp_path / "nope")
+
+
+def test_a_store_of_an_earlier_version_opens(tmp_path):
+    pred, gt, starts = _arrays()
+    write_store(tmp_path / "s", pred, gt, starts, {})
+    (tmp_path / "s" / "offsets.npy").rename(tmp_path / "s" / "seq_starts.npy")  # the earlier name
+    store = SequenceStore.open(tmp_path / "s")
+    assert store.offsets.tolist() == list(starts) and store.num_sequences == len(starts) - 1

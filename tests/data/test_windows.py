@@ -23,11 +23,11 @@ def test_short_sequence_gets_one_padded_window():
 
 
 def test_training_windows_never_cross_sequence_boundaries():
-    seq_starts = np.array([0, 40, 50, 130])  # lengths 40, 10 (too short), 80
-    starts = training_window_starts(seq_starts, 27, 9)
+    offsets = np.array([0, 40, 50, 130])  # lengths 40, 10 (too short), 80
+    starts = training_window_starts(offsets, 27, 9)
     ends = starts + 27
-    seq_of_start = np.searchsorted(seq_starts, starts, side="right") - 1
-    assert np.all(ends <= seq_starts[seq_of_start + 1])
+    seq_of_start = np.searchsorted(offsets, starts, side="right") - 1
+    assert np.all(ends <= offsets[seq_of_start + 1])
     assert not np.any((starts >= 40) & (starts < 50))  # the short sequence has none
 
 

@@ -38,8 +38,7 @@ from handprior.data.prepare.predictions import (
 )
 from handprior.data.prepare.report import PREDICTION_NOT_FINITE, RunReport, SplitReport, print_summary
 from handprior.data.prepare.sequences import SplitBuilder, Track
-from handprior.data.store import write_store
-from handprior.data.user_npz import check_offsets
+from handprior.data.store import check_offsets, write_store
 from handprior.errors import HandpriorInputError
 
 KEYS = ("joints", "pred", "offsets", "names", "sides", "fps", "units", "gt_theta", "gt_beta")
@@ -128,14 +127,14 @@ def prepare_npz(
     pred = packed.pred
     predictions: dict[str, Any] = {"simulated": False, "file": str(path), "root_relative": False}
     if pred is None:
-        pred = simulate_predictions(packed.gt, packed.seq_starts, profile, seed, arrays["fps"])
+        pred = simulate_predictions(packed.gt, packed.offsets, profile, seed, arrays["fps"])
         predictions = {"simulated": True, "profile": profile, "seed": seed, "root_relative": False}
     meta = {"dataset": path.stem, "split": split, "fps": arrays["fps"], "source_root": str(path),
             "estimator": "user" if not predictions["simulated"] else f"simulated:{profile}",
             "predictions": predictions, "root_relative": False, "mirrored_left_hands": True,
             "mano": {"available": packed.theta is not None, **(STORED_CONVENTION if packed.theta is not None else {})},
             "prepare": report.to_dict(), **packed.sequence_meta()}  # fmt: skip
-    write_store(out / split, pred, packed.gt, packed.seq_starts, meta, packed.theta, packed.beta)
+    write_store(out / split, pred, packed.gt, packed.offsets, meta, packed.theta, packed.beta)
     run = RunReport(path.stem, [report])
     print_summary(run, Console(stderr=True))
     return run.to_dict()

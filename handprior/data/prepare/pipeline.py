@@ -107,7 +107,7 @@ def write_split(
                        "root_relative": table.root_relative}  # fmt: skip
     else:
         seed = simulation["seed"] + SIMULATED_SEED_STRIDE * preparer.split_names.index(split)
-        pred = simulate_predictions(packed.gt, packed.seq_starts, simulation["profile"], seed, preparer.fps)
+        pred = simulate_predictions(packed.gt, packed.offsets, simulation["profile"], seed, preparer.fps)
         predictions = {"simulated": True, "profile": simulation["profile"], "seed": seed,
                        "simulator": "handprior.data.synthetic.noise.simulate", "root_relative": False}  # fmt: skip
     meta.update(
@@ -123,7 +123,7 @@ def write_split(
     )
     if packed.theta is None:
         meta["mano"] = {**meta.get("mano", {}), "available": False}
-    return write_store(out / split, pred, packed.gt, packed.seq_starts, meta, packed.theta, packed.beta)
+    return write_store(out / split, pred, packed.gt, packed.offsets, meta, packed.theta, packed.beta)
 
 
 def run_prepare(

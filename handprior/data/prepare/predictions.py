@@ -223,7 +223,7 @@ def write_predictions(
     return path
 
 
-def simulate_predictions(gt: np.ndarray, seq_starts: np.ndarray, profile: str, seed: int, fps: float) -> np.ndarray:
+def simulate_predictions(gt: np.ndarray, offsets: np.ndarray, profile: str, seed: int, fps: float) -> np.ndarray:
     """Simulated single-frame estimates (N,21,3) mm for ground truth ``gt (N,21,3)`` with the noise simulator."""
     from handprior.data.synthetic.noise import get_profile, simulate
 
@@ -231,4 +231,4 @@ def simulate_predictions(gt: np.ndarray, seq_starts: np.ndarray, profile: str, s
         noise = get_profile(profile)
     except ValueError as error:
         raise HandpriorInputError(str(error)) from None
-    return simulate(gt, seq_starts, noise, np.random.default_rng(seed), fps=fps).astype(np.float32)
+    return simulate(gt, offsets, noise, np.random.default_rng(seed), fps=fps).astype(np.float32)

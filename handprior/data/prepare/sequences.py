@@ -75,7 +75,7 @@ class PackedSplit:
 
     gt: np.ndarray  # (N,21,3) mm, right hands
     pred: np.ndarray | None  # (N,21,3) mm, or None when predictions are to be simulated
-    seq_starts: np.ndarray  # (S+1,)
+    offsets: np.ndarray  # (S+1,)
     theta: np.ndarray | None  # (N,48)
     beta: np.ndarray | None  # (N,10)
     names: list[str]
@@ -152,8 +152,8 @@ class SplitBuilder:
         if not self._names:
             raise ValueError("no sequence was kept")
         lengths = [len(part) for part in self._parts["gt"]]
-        seq_starts = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+        offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
         joined = {key: np.concatenate(parts) if parts else None for key, parts in self._parts.items()}
-        self.report.sequences, self.report.frames = len(lengths), int(seq_starts[-1])
-        return PackedSplit(joined["gt"], joined.get("pred"), seq_starts, joined.get("theta"), joined.get("beta"),
+        self.report.sequences, self.report.frames = len(lengths), int(offsets[-1])
+        return PackedSplit(joined["gt"], joined.get("pred"), offsets, joined.get("theta"), joined.get("beta"),
                            list(self._names), list(self._sides), list(self._first), list(self._steps))  # fmt: skip

@@ -103,8 +103,8 @@ def generate_split(
     started = time.perf_counter()
 
     truth = sample_ground_truth(rng, num_sequences, frames_range, mano_layer(mano_model_path), fps, motion)
-    gt, theta, beta, seq_starts = truth["gt"], truth["theta"], truth["beta"], truth["seq_starts"]
-    pred = simulate(gt, seq_starts, noise_profile, np.random.default_rng(noise_seed), fps)
+    gt, theta, beta, offsets = truth["gt"], truth["theta"], truth["beta"], truth["offsets"]
+    pred = simulate(gt, offsets, noise_profile, np.random.default_rng(noise_seed), fps)
 
     meta = {
         "dataset": "synthetic",
@@ -130,7 +130,7 @@ def generate_split(
     tmp = Path(tempfile.mkdtemp(prefix=f".{split}.tmp-", dir=target.parent))
     tmp.chmod(0o755)  # mkdtemp makes it private; the cache is meant to be shared
     try:
-        write_store(tmp, pred, gt, seq_starts, meta, gt_theta=theta, gt_beta=beta)
+        write_store(tmp, pred, gt, offsets, meta, gt_theta=theta, gt_beta=beta)
         _replace_dir(tmp, target)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -182,7 +182,7 @@ def sample_ground_truth(
     motion: MotionConfig | None = None,
 ) -> dict[str, np.ndarray]:
     """Sample sequences and pose them: ``gt`` (N,21,3) mm, ``theta`` (N,48), ``beta`` (N,10), ``transl`` (N,3),
-    ``seq_starts`` (S+1,). ``layer`` is a :class:`handprior.body.mano.ManoLayer`."""
+    ``offsets`` (S+1,). ``layer`` is a :class:`handprior.body.mano.ManoLayer`."""
     motion = motion or MotionConfig()
     with one_thread(), torch.no_grad():
         rest = layer.rest_joints(torch.zeros(1, 10))[0].double().numpy()  # (21,3) mean-shape rest joints
@@ -193,9 +193,9 @@ def sample_ground_truth(
     theta = np.concatenate([s["theta"] for s in sequences])  # (N,48)
     beta = np.concatenate([np.repeat(s["beta"][None], len(s["theta"]), 0) for s in sequences])  # (N,10)
     transl = np.concatenate([s["transl"] for s in sequences])  # (N,3)
-    seq_starts = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)  # (S+1,)
+    offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)  # (S+1,)
     gt = pose_joints(layer, theta, beta, transl)  # (N,21,3)
-    return {"gt": gt, "theta": theta, "beta": beta, "transl": transl, "seq_starts": seq_starts}
+    return {"gt": gt, "theta": theta, "beta": beta, "transl": transl, "offsets": offsets}
 
 
 def sample_hand_shapes(rng: np.random.Generator, layer: Any, motion: MotionConfig, num: int) -> np.ndarray:

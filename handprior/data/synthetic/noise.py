@@ -109,9 +109,9 @@ def get_profile(name: str) -> NoiseProfile:
 
 
 def simulate(
-    gt: np.ndarray, seq_starts: np.ndarray, profile: NoiseProfile, rng: np.random.Generator, fps: float = 30.0
+    gt: np.ndarray, offsets: np.ndarray, profile: NoiseProfile, rng: np.random.Generator, fps: float = 30.0
 ) -> np.ndarray:
-    """Simulated per-frame predictions for ground truth ``gt`` (N,21,3) mm of sequences ``seq_starts`` (S+1,).
+    """Simulated per-frame predictions for ground truth ``gt`` (N,21,3) mm of sequences ``offsets`` (S+1,).
 
     Deterministic given the state of ``rng``; returns float64 (N,21,3) mm in the same camera frame.
     """
@@ -119,7 +119,7 @@ def simulate(
     if gt.ndim != 3 or gt.shape[1:] != (NUM_JOINTS, 3):
         raise ValueError(f"gt must have shape (N,{NUM_JOINTS},3), got {gt.shape}")
     pred = np.empty_like(gt)
-    for start, stop in zip(seq_starts[:-1], seq_starts[1:]):
+    for start, stop in zip(offsets[:-1], offsets[1:]):
         pred[start:stop] = simulate_sequence(gt[start:stop], profile, rng, fps)
     return pred
 

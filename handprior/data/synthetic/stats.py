@@ -17,18 +17,18 @@ from handprior.metrics.functional import accel_errors, bone_scale, mpjpe
 MCPS = (5, 9, 13, 17)
 
 
-def within_sequences(seq_starts: np.ndarray, lag: int = 1) -> np.ndarray:
+def within_sequences(offsets: np.ndarray, lag: int = 1) -> np.ndarray:
     """Frame indices t such that t and t+lag lie in the same sequence: (M,)."""
-    starts = np.asarray(seq_starts, dtype=np.int64)
+    starts = np.asarray(offsets, dtype=np.int64)
     return np.concatenate([np.arange(a, b - lag) for a, b in zip(starts[:-1], starts[1:]) if b - a > lag])
 
 
-def motion_statistics(joints: np.ndarray, seq_starts: np.ndarray, fps: float = 30.0) -> dict[str, float]:
+def motion_statistics(joints: np.ndarray, offsets: np.ndarray, fps: float = 30.0) -> dict[str, float]:
     """Speeds (mm/s), wrist-relative acceleration (mm/frame^2) and hand size (mm) of joints (N,21,3) mm."""
     joints = np.asarray(joints, dtype=np.float64)
     rel = joints - joints[:, WRIST : WRIST + 1]  # (N,21,3)
-    t1 = within_sequences(seq_starts, 1)
-    t2 = within_sequences(seq_starts, 2)
+    t1 = within_sequences(offsets, 1)
+    t2 = within_sequences(offsets, 2)
     wrist_speed = np.linalg.norm(joints[t1 + 1, WRIST] - joints[t1, WRIST], axis=-1) * fps  # (M,)
     tips = list(FINGERTIPS)
     tip_speed = np.linalg.norm(joints[t1 + 1][:, tips] - joints[t1][:, tips], axis=-1).ravel() * fps
@@ -46,15 +46,15 @@ def motion_statistics(joints: np.ndarray, seq_starts: np.ndarray, fps: float = 3
     out["hand_size_mean"] = float(hand_size.mean())
     out["hand_size_min"] = float(hand_size.min())
     out["hand_size_max"] = float(hand_size.max())
-    out["bone_length_max_std"] = float(bone_length_std(joints, seq_starts).max())
+    out["bone_length_max_std"] = float(bone_length_std(joints, offsets).max())
     return out
 
 
-def bone_length_std(joints: np.ndarray, seq_starts: np.ndarray) -> np.ndarray:
+def bone_length_std(joints: np.ndarray, offsets: np.ndarray) -> np.ndarray:
     """Standard deviation over time of each bone's length within each sequence: (S,20) mm."""
     joints = np.asarray(joints, dtype=np.float64)
     lengths = np.linalg.norm(joints[:, 1:] - joints[:, list(PARENTS[1:])], axis=-1)  # (N,20)
-    return np.stack([lengths[a:b].std(axis=0) for a, b in zip(seq_starts[:-1], seq_starts[1:])])
+    return np.stack([lengths[a:b].std(axis=0) for a, b in zip(offsets[:-1], offsets[1:])])
 
 
 def aligned_error(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
@@ -64,7 +64,7 @@ def aligned_error(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
     return (pred_rel - (gt_t - gt_t[:, WRIST : WRIST + 1])).numpy()
 
 
-def error_statistics(pred: np.ndarray, gt: np.ndarray, seq_starts: np.ndarray) -> dict[str, float]:
+def error_statistics(pred: np.ndarray, gt: np.ndarray, offsets: np.ndarray) -> dict[str, float]:
     """Error of predictions (N,21,3) against ground truth, as in the estimator rows of the table in
     docs/architecture.md ("Synthetic benchmark").
 
@@ -73,7 +73,7 @@ def error_statistics(pred: np.ndarray, gt: np.ndarray, seq_starts: np.ndarray) -
     per joint removed); ``change`` is the mean norm of the frame-to-frame change of the error (mm).
     """
     pred_t, gt_t = torch.as_tensor(pred, dtype=torch.float64), torch.as_tensor(gt, dtype=torch.float64)
-    starts = np.asarray(seq_starts, dtype=np.int64)
+    starts = np.asarray(offsets, dtype=np.int64)
     accel = torch.cat([accel_errors(pred_t[a:b], gt_t[a:b]) for a, b in zip(starts[:-1], starts[1:])])
     err = aligned_error(pred, gt)  # (N,21,3)
     centred = np.concatenate([err[a:b] - err[a:b].mean(axis=0) for a, b in zip(starts[:-1], starts[1:])])

@@ -35,7 +35,7 @@ def test_builder_counts_drops_splits_and_filters_short_runs():
     hand.drop(np.arange(10) == 5, "no prediction")  # leaves a 1-frame run (frame 104)
     builder.add(hand)
     packed = builder.finish()
-    assert packed.seq_starts.tolist() == [0, 3, 7]
+    assert packed.offsets.tolist() == [0, 3, 7]
     assert packed.first_frames == [100, 106] and packed.names == ["v/right@100", "v/right@106"]
     assert dict(report.dropped) == {"invalid wrist": 1, "no prediction": 1, SHORT_SEQUENCE: 1}
     assert report.sequences == 2 and report.frames == 7

@@ -14,5 +14,5 @@ def mano():
 
 @pytest.fixture(scope="session")
 def truth(mano):
-    """About 6,000 frames of generated motion: gt (N,21,3) mm, theta, beta, transl, seq_starts."""
+    """About 6,000 frames of generated motion: gt (N,21,3) mm, theta, beta, transl, offsets."""
     return sample_ground_truth(np.random.default_rng(2024), 24, (200, 300), mano)

@@ -39,7 +39,7 @@ def test_generated_split_is_a_valid_store_with_mano_ground_truth(tmp_path, mano)
 
 def test_same_seed_same_data_and_splits_are_disjoint(tmp_path):
     a, b = _split(tmp_path, sub="a"), _split(tmp_path, sub="b")
-    for key in ("pred", "gt", "gt_theta", "gt_beta", "seq_starts"):
+    for key in ("pred", "gt", "gt_theta", "gt_beta", "offsets"):
         np.testing.assert_array_equal(getattr(a, key), getattr(b, key))
     test = _split(tmp_path, "test", sub="c")
     other_seed = _split(tmp_path, seed=1, sub="d")

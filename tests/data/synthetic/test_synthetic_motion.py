@@ -76,7 +76,7 @@ def test_articulation_stays_within_anatomical_limits():
 
 
 def test_motion_statistics_match_real_motion_capture(truth):
-    stats = motion_statistics(truth["gt"], truth["seq_starts"])
+    stats = motion_statistics(truth["gt"], truth["offsets"])
     # docs/architecture.md "Synthetic benchmark", ManipNet (STB in brackets): wrist speed median 67 (88), p90 352 mm/s
     assert 40 < stats["wrist_speed_median"] < 100
     assert 200 < stats["wrist_speed_p90"] < 500
@@ -92,10 +92,10 @@ def test_motion_statistics_match_real_motion_capture(truth):
 
 
 def test_bone_lengths_are_constant_within_each_sequence_and_vary_between_them(truth):
-    per_sequence = bone_length_std(truth["gt"], truth["seq_starts"])  # (S,20)
+    per_sequence = bone_length_std(truth["gt"], truth["offsets"])  # (S,20)
     assert per_sequence.max() < 0.01  # float32 round-off only
     lengths = np.linalg.norm(truth["gt"][:, 9] - truth["gt"][:, 0], axis=-1)
-    firsts = lengths[truth["seq_starts"][:-1]]
+    firsts = lengths[truth["offsets"][:-1]]
     assert firsts.std() > 2.0  # hand shapes differ between sequences
 
 

@@ -24,7 +24,7 @@ def _only(**terms) -> NoiseProfile:
 @pytest.fixture(scope="module")
 def errors(truth):
     """Error statistics of every profile on the shared ground truth."""
-    gt, starts = truth["gt"], truth["seq_starts"]
+    gt, starts = truth["gt"], truth["offsets"]
     return {name: error_statistics(simulate(gt, starts, p, np.random.default_rng(0)), gt, starts)
             for name, p in PROFILES.items()}  # fmt: skip
 
@@ -57,7 +57,7 @@ def test_profiles_are_ordered_by_severity(errors):
 
 @pytest.mark.parametrize("method", ["savgol", "gaussian"])
 def test_smoothing_lowers_accel_a_lot_but_mpjpe_only_a_little(truth, method):
-    gt, starts = truth["gt"], truth["seq_starts"]
+    gt, starts = truth["gt"], truth["offsets"]
     pred = simulate(gt, starts, get_profile("interwild"), np.random.default_rng(1))
     rel = pred - pred[:, :1]  # the baselines smooth the root-relative input
     smooth = np.empty_like(rel)
@@ -75,7 +75,7 @@ def test_smoothing_lowers_accel_a_lot_but_mpjpe_only_a_little(truth, method):
 
 
 def test_simulate_is_deterministic_and_leaves_ground_truth_alone(truth):
-    gt, starts = truth["gt"][:2000], truth["seq_starts"][:3]
+    gt, starts = truth["gt"][:2000], truth["offsets"][:3]
     gt_copy = gt.copy()
     stop = int(starts[-1])
     profile = get_profile("interwild")
@@ -97,7 +97,7 @@ def test_forward_kinematics_inverts_bone_vectors(truth):
 
 
 def _short(truth, frames: int = 1500):
-    starts = truth["seq_starts"]
+    starts = truth["offsets"]
     keep = starts[starts <= frames]
     return truth["gt"][: keep[-1]], keep
 
@@ -138,7 +138,7 @@ def test_occlusion_bursts_hit_some_fingers_for_a_few_frames(truth):
 
 
 def test_gross_failures_are_rare_and_large(truth):
-    gt, starts = truth["gt"], truth["seq_starts"]
+    gt, starts = truth["gt"], truth["offsets"]
     pred = simulate(gt, starts, _only(gross_rate=0.01), np.random.default_rng(0))
     per_frame = mpjpe(torch.as_tensor(pred), torch.as_tensor(gt)).numpy()
     failed = per_frame > 1e-6
