@@ -205,6 +205,19 @@ class ManoLayer(nn.Module):
         joints16 = vertices2joints(self.mano.J_regressor, v_shaped)  # (B, 16, 3)
         return self._to_canonical_mm(joints16, v_shaped)
 
+    def joint_regressor(self) -> Tensor:
+        """The MANO joint regressor as one linear map from a mesh to the 21 canonical joints: ``(21, 778)``.
+
+        Rows are the model's ``J_regressor`` (16 joints) and one-hot rows for the fingertip vertices, in the
+        framework's joint order, so ``regressor @ verts`` gives the joints *of a mesh* in the mesh's units (the
+        joints that the mesh metric MPVPE roots and scales by, as in the evaluation the paper cites). These are
+        not exactly the joints :meth:`forward` returns, which come from the kinematic chain of the rest pose.
+        """
+        regressor16 = self.mano.J_regressor  # (16, V)
+        tips = torch.zeros(len(self.tip_ids), self.num_verts, dtype=regressor16.dtype, device=regressor16.device)
+        tips[torch.arange(len(self.tip_ids), device=tips.device), self.tip_ids] = 1.0  # (5, V)
+        return torch.cat([regressor16, tips])[self.canon_order]  # (21, V)
+
     def extra_repr(self) -> str:
         source = "stand-in" if self.model_file is None else str(self.model_file)
         return f"side={self.side}, flat_hand_mean={self.flat_hand_mean}, model={source}"

@@ -97,6 +97,19 @@ def test_rest_joints_match_the_unposed_forward(layer: ManoLayer) -> None:
     assert torch.allclose(layer.rest_joints(beta), joints, atol=1e-3)
 
 
+def test_joint_regressor_gives_the_joints_of_a_mesh(layer: ManoLayer) -> None:
+    theta, beta, transl = _random_inputs(6, seed=3)
+    theta[:, 3:] = 0.0  # no finger pose: the mesh's regressed joints are the forward joints, order included
+    verts, joints = layer(theta, beta, transl)
+    regressor = layer.joint_regressor()  # (21, 778)
+    assert regressor.shape == (21, layer.num_verts)
+    assert torch.allclose(torch.einsum("jv,bvc->bjc", regressor, verts), joints, atol=1e-3)
+    posed, posed_joints = layer(*_random_inputs(6, seed=4))
+    regressed = torch.einsum("jv,bvc->bjc", regressor, posed)
+    assert torch.allclose(regressed[:, FINGERTIPS], posed_joints[:, FINGERTIPS])  # the tips are mesh vertices
+    assert (regressed - posed_joints).norm(dim=-1).max() < 2.0  # close, not equal, once the fingers bend
+
+
 def test_batch_of_4096_frames(layer: ManoLayer) -> None:
     theta, beta, transl = _random_inputs(4096, seed=1)
     with torch.no_grad():
