@@ -22,18 +22,34 @@ from typing import Any
 from torch import nn
 
 import handprior.models.filters as filters_module
+import handprior.models.filters.base as filters_base_module
+import handprior.models.filters.classical as filters_classical_module
+import handprior.models.filters.kalman as filters_kalman_module
+import handprior.models.filters.one_euro as filters_one_euro_module
 import handprior.models.nets as nets_module
 import handprior.models.nets.handprior_net as handprior_net_module
 import handprior.models.nets.smoothnet as smoothnet_module
 from handprior.errors import HandpriorInputError
-from handprior.models.filters import Gaussian1d, Identity, SavitzkyGolay
+from handprior.models.filters import Gaussian1d, Identity, Kalman, OneEuro, RTSSmoother, SavitzkyGolay
 from handprior.models.nets import HandPriorNet, SmoothNet
 from handprior.models.nets.legacy_args import CONVERT, flat_names, upgrade_flat_args
 
 # Every class a checkpoint may rebuild. Add a new network or filter here (and nowhere else).
-NETWORKS: tuple[type[nn.Module], ...] = (HandPriorNet, SmoothNet, SavitzkyGolay, Gaussian1d, Identity)
+NETWORKS: tuple[type[nn.Module], ...] = (
+    HandPriorNet,
+    SmoothNet,
+    SavitzkyGolay,
+    Gaussian1d,
+    OneEuro,
+    Kalman,
+    RTSSmoother,
+    Identity,
+)
 # The modules a class path may name: the public packages the configs use and the defining modules.
-MODULES: tuple[ModuleType, ...] = (nets_module, filters_module, handprior_net_module, smoothnet_module)
+MODULES: tuple[ModuleType, ...] = (
+    nets_module, filters_module, handprior_net_module, smoothnet_module,
+    filters_base_module, filters_classical_module, filters_kalman_module, filters_one_euro_module,
+)  # fmt: skip
 PLAIN_TYPES = (str, int, float, bool, type(None))
 MAX_DEPTH = 16  # nesting of plain data in init_args
 

@@ -1,28 +1,17 @@
-"""Classical, parameter-free temporal filters as refinement "networks" (docs/architecture.md,
-"Baselines"), and the unrefined input.
+"""Offline smoothing filters from scipy: Savitzky-Golay and Gaussian (both see frames after t: ``causal = False``).
 
 Each filter smooths along time the root-relative joints and, separately, the root (wrist) trajectory, then
-puts them back together, so absolute positions stay consistent with the smoothed hand. The classes set
-``sequence_level = True``: the LightningModule applies them to a whole test sequence at once, a single
-(1,L,J,3) window, so windows longer than the training window T (e.g. 31 frames) work. They have no trainable
-parameters: run them with ``handprior test``, not ``fit``.
+puts them back together, so absolute positions stay consistent with the smoothed hand. They have no
+trainable parameters: run them with ``handprior test``, not ``fit``.
 """
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
-from collections.abc import Callable
-
 import numpy as np
-import torch
 from scipy.ndimage import gaussian_filter1d
 from scipy.signal import savgol_filter
-from torch import Tensor, nn
 
-from handprior.body.joints import WRIST
-from handprior.models.nets.output import NetOutput
-
-TIME_AXIS = 1  # inputs are (B,T,J,3)
+from handprior.models.filters.base import TIME_AXIS, TimeFilter, smooth_root_relative
 
 
 def savgol_window(length: int, window_length: int, polyorder: int) -> int | None:
@@ -34,28 +23,7 @@ def savgol_window(length: int, window_length: int, polyorder: int) -> int | None
     return window if window > polyorder else None
 
 
-def smooth_root_relative(x: np.ndarray, smooth: Callable[[np.ndarray], np.ndarray], root: int = WRIST) -> np.ndarray:
-    """Apply a time filter ``smooth`` to the root trajectory and to the root-relative joints of ``x`` (B,T,J,3)."""
-    trajectory = x[:, :, root : root + 1]  # (B,T,1,3)
-    return smooth(trajectory) + smooth(x - trajectory)
-
-
-class _TimeFilter(nn.Module, ABC):
-    """Base of the filters: numpy filtering of (B,T,J,3) along time, returned as a tensor of the input's kind."""
-
-    sequence_level = True
-
-    @abstractmethod
-    def filter_numpy(self, x: np.ndarray) -> np.ndarray:
-        """Smooth ``x`` (B,T,J,3) along time."""
-
-    def forward(self, x: Tensor) -> NetOutput:
-        array = x.detach().cpu().double().numpy()
-        smoothed = self.filter_numpy(array)
-        return NetOutput(joints=torch.from_numpy(np.ascontiguousarray(smoothed)).to(device=x.device, dtype=x.dtype))
-
-
-class SavitzkyGolay(_TimeFilter):
+class SavitzkyGolay(TimeFilter):
     """Savitzky-Golay filter along time (``scipy.signal.savgol_filter``, ``mode="interp"``)."""
 
     def __init__(self, window_length: int = 31, polyorder: int = 2) -> None:
@@ -81,7 +49,7 @@ class SavitzkyGolay(_TimeFilter):
         return f"window_length={self.window_length}, polyorder={self.polyorder}"
 
 
-class Gaussian1d(_TimeFilter):
+class Gaussian1d(TimeFilter):
     """Gaussian smoothing along time (``scipy.ndimage.gaussian_filter1d``, reflected borders)."""
 
     def __init__(self, sigma: float = 3.0) -> None:
@@ -99,12 +67,3 @@ class Gaussian1d(_TimeFilter):
 
     def extra_repr(self) -> str:
         return f"sigma={self.sigma}"
-
-
-class Identity(nn.Module):
-    """The unrefined input as a method: returns its input unchanged (the "input" row of a table)."""
-
-    sequence_level = True
-
-    def forward(self, x: Tensor) -> NetOutput:
-        return NetOutput(joints=x.clone())
