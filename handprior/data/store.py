@@ -7,6 +7,8 @@ Layout of a store folder::
     gt_theta.npy    (N,48)   float32  optional MANO pose (3 global orientation + 45 finger axis-angle)
     gt_beta.npy     (N,10)   float32  optional MANO shape
     offsets.npy  (S+1,)   int64    sequence s is frames offsets[s]:offsets[s+1]
+    mask_<name>.npy (N,...) bool   optional per-frame masks (the synthetic benchmark's: mask_occluded (N,5),
+                                   fingers inside an occlusion burst; mask_gross (N,), gross failures)
     meta.json                         dataset, estimator, fps, sides, units, joint_order, version, ...
 
 Arrays are opened with ``mmap_mode="r"`` so a multi-million-frame dataset is never loaded into memory.
@@ -29,6 +31,7 @@ STORE_VERSION = 1
 REQUIRED_FILES = ("pred.npy", "gt.npy", "offsets.npy", "meta.json")
 LEGACY_OFFSETS = "seq_starts.npy"  # the same array, as stores of earlier versions name it
 JOINT_ORDER_NAME = "openpose21"
+MASK_PREFIX = "mask_"
 
 
 @dataclass
@@ -42,6 +45,7 @@ class SequenceStore:
     meta: dict[str, Any] = field(default_factory=dict)
     gt_theta: np.ndarray | None = None  # (N,48)
     gt_beta: np.ndarray | None = None  # (N,10)
+    masks: dict[str, np.ndarray] = field(default_factory=dict)  # name -> (N,...) bool
 
     @property
     def num_frames(self) -> int:
@@ -82,7 +86,10 @@ class SequenceStore:
         offsets = np.asarray(_load_array(boundaries, (None,)))
         gt_theta = _load_array(root / "gt_theta.npy", (None, 48)) if (root / "gt_theta.npy").is_file() else None
         gt_beta = _load_array(root / "gt_beta.npy", (None, 10)) if (root / "gt_beta.npy").is_file() else None
-        store = cls(root, pred, gt, offsets, meta, gt_theta, gt_beta)
+        masks = {
+            path.stem.removeprefix(MASK_PREFIX): _load_mask(path) for path in sorted(root.glob(f"{MASK_PREFIX}*.npy"))
+        }
+        store = cls(root, pred, gt, offsets, meta, gt_theta, gt_beta, masks)
         _check_consistent(store)
         return store
 
@@ -95,8 +102,11 @@ def write_store(
     meta: dict[str, Any],
     gt_theta: np.ndarray | None = None,
     gt_beta: np.ndarray | None = None,
+    masks: dict[str, np.ndarray] | None = None,
 ) -> Path:
     """Validate and write a store folder; each file is written to a temporary name and renamed into place.
+
+    ``masks``: optional per-frame boolean arrays (N,...), written as ``mask_<name>.npy``.
 
     ``meta`` gets ``units``, ``joint_order``, ``version``, ``num_frames`` and ``num_sequences`` filled in.
     Raises :class:`HandpriorInputError` on non-finite values or inconsistent shapes.
@@ -116,12 +126,17 @@ def write_store(
         if name != "offsets" and not np.isfinite(array).all():
             bad = int((~np.isfinite(array)).reshape(len(array), -1).any(axis=1).sum())
             raise HandpriorInputError(f"{name} has non-finite values in {bad} frames; drop or repair them first", root)
+    mask_arrays = {name: np.ascontiguousarray(mask, dtype=bool) for name, mask in (masks or {}).items()}
+    for name in mask_arrays:
+        if not name.isidentifier():
+            raise ValueError(f"mask names must be identifiers, got {name!r}")
     meta = dict(meta)
     meta.update(units="mm", joint_order=JOINT_ORDER_NAME, version=STORE_VERSION)
     meta.update(num_frames=int(arrays["offsets"][-1]), num_sequences=len(arrays["offsets"]) - 1)
     store = SequenceStore(root, arrays["pred"], arrays["gt"], arrays["offsets"], meta,
-                          arrays.get("gt_theta"), arrays.get("gt_beta"))  # fmt: skip
+                          arrays.get("gt_theta"), arrays.get("gt_beta"), mask_arrays)  # fmt: skip
     _check_consistent(store)
+    arrays.update({MASK_PREFIX + name: mask for name, mask in mask_arrays.items()})
     for name, array in arrays.items():
         tmp = root / f".{name}.tmp.npy"
         np.save(tmp, array)
@@ -155,6 +170,16 @@ def _load_array(path: Path, shape: tuple[int | None, ...]) -> np.ndarray:
     return array
 
 
+def _load_mask(path: Path) -> np.ndarray:
+    try:
+        array = np.load(path, mmap_mode="r", allow_pickle=False)
+    except (ValueError, OSError, EOFError) as error:
+        raise HandpriorInputError(f"cannot read array ({error}); the file is truncated or not a .npy", path) from None
+    if array.dtype != np.bool_ or array.ndim < 1:
+        raise HandpriorInputError(f"a mask must be a boolean array (N,...), found {array.dtype} {array.shape}", path)
+    return array
+
+
 def _check_consistent(store: SequenceStore) -> None:
     root, n = store.root, len(store.pred)
     store.offsets = check_offsets(store.offsets, n, root / "offsets.npy")  # the one check of sequence boundaries
@@ -162,6 +187,9 @@ def _check_consistent(store: SequenceStore) -> None:
         array = getattr(store, name)
         if array is not None and len(array) != n:
             raise HandpriorInputError(f"{name} has {len(array)} frames but pred has {n}", root)
+    for name, mask in store.masks.items():
+        if len(mask) != n:
+            raise HandpriorInputError(f"mask {name!r} has {len(mask)} frames but pred has {n}", root)
     sides = store.meta.get("sides")
     if sides is not None and len(sides) != store.num_sequences:
         raise HandpriorInputError(f"meta.json lists {len(sides)} sides for {store.num_sequences} sequences", root)

@@ -29,11 +29,15 @@ from handprior.body.joints import MIDDLE_MCP, WRIST
 from handprior.data.store import write_store
 from handprior.data.synthetic.axes import hand_axes
 from handprior.data.synthetic.motion import MotionConfig, sample_beta, sample_sequence
-from handprior.data.synthetic.noise import get_profile, simulate
+from handprior.data.synthetic.noise import get_profile, simulate_with_masks
 from handprior.data.synthetic.posing import JointPoser
 
 SPLITS: tuple[str, ...] = ("train", "val", "test")
-GENERATOR_VERSION = 3  # bump when the generated data changes for the same configuration
+GENERATOR_VERSION = 4  # bump when the generated data changes for the same configuration
+# The benchmark's version, recorded in each split's meta.json ("benchmark_version") and in every result row
+# (handprior.reporting.rows.ResultRow.data_version). v1: mostly independent finger motion with single-finger
+# flicks; v2: finger synergies, real dynamics and palm rotation (docs/architecture.md, "Synthetic benchmark").
+BENCHMARK_VERSION = "v2"
 POSE_BATCH = 2048  # frames per posing batch
 
 
@@ -62,6 +66,7 @@ class SyntheticConfig:
         out["motion"] = self.motion.to_dict()
         out["noise"] = get_profile(self.profile).to_dict()
         out["generator_version"] = GENERATOR_VERSION
+        out["benchmark_version"] = BENCHMARK_VERSION
         return out
 
     def digest(self) -> str:
@@ -104,7 +109,8 @@ def generate_split(
 
     truth = sample_ground_truth(rng, num_sequences, frames_range, mano_layer(mano_model_path), fps, motion)
     gt, theta, beta, offsets = truth["gt"], truth["theta"], truth["beta"], truth["offsets"]
-    pred = simulate(gt, offsets, noise_profile, np.random.default_rng(noise_seed), fps)
+    # masks: where the simulator's occlusion bursts (per finger) and gross failures fell, stored with the split
+    pred, masks = simulate_with_masks(gt, offsets, noise_profile, np.random.default_rng(noise_seed), fps)
 
     meta = {
         "dataset": "synthetic",
@@ -116,6 +122,7 @@ def generate_split(
         "seed": seed,
         "theta_convention": "flat_hand_mean",
         "mano_model": mano_model_path or "stand-in",
+        "benchmark_version": BENCHMARK_VERSION,
         "generator": {
             "version": GENERATOR_VERSION,
             "frames_range": list(frames_range),
@@ -130,7 +137,7 @@ def generate_split(
     tmp = Path(tempfile.mkdtemp(prefix=f".{split}.tmp-", dir=target.parent))
     tmp.chmod(0o755)  # mkdtemp makes it private; the cache is meant to be shared
     try:
-        write_store(tmp, pred, gt, offsets, meta, gt_theta=theta, gt_beta=beta)
+        write_store(tmp, pred, gt, offsets, meta, gt_theta=theta, gt_beta=beta, masks=masks)
         _replace_dir(tmp, target)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -115,17 +115,36 @@ def simulate(
 
     Deterministic given the state of ``rng``; returns float64 (N,21,3) mm in the same camera frame.
     """
+    return simulate_with_masks(gt, offsets, profile, rng, fps)[0]
+
+
+def simulate_with_masks(
+    gt: np.ndarray, offsets: np.ndarray, profile: NoiseProfile, rng: np.random.Generator, fps: float = 30.0
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """:func:`simulate` (the same draws, the same predictions) and where its rare terms fell: ``masks["occluded"]``
+    (N,5) bool, finger f (thumb .. pinky) rotated by an occlusion burst in frame n, and ``masks["gross"]`` (N,)
+    bool, a frame of a gross failure."""
     gt = np.asarray(gt, dtype=np.float64)
     if gt.ndim != 3 or gt.shape[1:] != (NUM_JOINTS, 3):
         raise ValueError(f"gt must have shape (N,{NUM_JOINTS},3), got {gt.shape}")
     pred = np.empty_like(gt)
+    masks = {"occluded": np.zeros((len(gt), len(FINGER_CHAINS)), dtype=bool), "gross": np.zeros(len(gt), dtype=bool)}
     for start, stop in zip(offsets[:-1], offsets[1:]):
-        pred[start:stop] = simulate_sequence(gt[start:stop], profile, rng, fps)
-    return pred
+        pred[start:stop], masks["occluded"][start:stop], masks["gross"][start:stop] = _simulate_sequence(
+            gt[start:stop], profile, rng, fps
+        )
+    return pred, masks
 
 
 def simulate_sequence(gt: np.ndarray, profile: NoiseProfile, rng: np.random.Generator, fps: float = 30.0) -> np.ndarray:
     """Simulated predictions for one sequence: (T,21,3) mm -> (T,21,3) mm."""
+    return _simulate_sequence(gt, profile, rng, fps)[0]
+
+
+def _simulate_sequence(
+    gt: np.ndarray, profile: NoiseProfile, rng: np.random.Generator, fps: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One sequence: predictions (T,21,3) mm, occluded fingers (T,5) bool, gross-failure frames (T,) bool."""
     p = profile
     n = len(gt)
     rel = gt - gt[:, WRIST : WRIST + 1]  # (T,21,3) root-relative
@@ -136,15 +155,15 @@ def simulate_sequence(gt: np.ndarray, profile: NoiseProfile, rng: np.random.Gene
     offset += p.wobble_mm * smooth_noise(rng, n, (NUM_JOINTS - 1, 3), p.wobble_sigma)
     rel = forward_kinematics(bones + stretch * lengths + offset)  # (T,21,3)
 
-    rel = _occlusion_bursts(rel, rng, p, fps)
+    rel, occluded = _occlusion_bursts(rel, rng, p, fps)
     depth = 1.0 + p.depth_std * _slow_fast(rng, n, (), p)  # (T,)
     rel[..., DEPTH_AXIS] *= depth[:, None]
     rel *= (1.0 + p.scale_std * _slow_fast(rng, n, (), p))[:, None, None]
-    rel = _gross_failures(rel, rng, p)
+    rel, gross = _gross_failures(rel, rng, p)
 
     rel += p.jitter_mm * rng.standard_normal(rel.shape)
     root = p.root_mm * _slow_fast(rng, n, (3,), p) * np.array([1.0, 1.0, 3.0])  # (T,3)
-    return rel - rel[:, WRIST : WRIST + 1] + (gt[:, WRIST] + root)[:, None, :]
+    return rel - rel[:, WRIST : WRIST + 1] + (gt[:, WRIST] + root)[:, None, :], occluded, gross
 
 
 def forward_kinematics(bones: np.ndarray) -> np.ndarray:
@@ -161,10 +180,14 @@ def _slow_fast(rng: np.random.Generator, n: int, shape: tuple[int, ...], p: Nois
     return np.sqrt(1.0 - p.fast_share) * slow + np.sqrt(p.fast_share) * rng.standard_normal((n, *shape))
 
 
-def _occlusion_bursts(rel: np.ndarray, rng: np.random.Generator, p: NoiseProfile, fps: float) -> np.ndarray:
-    """Rotate one to three neighbouring fingers about their base joint during short bursts: (T,21,3) -> same."""
+def _occlusion_bursts(
+    rel: np.ndarray, rng: np.random.Generator, p: NoiseProfile, fps: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Rotate one to three neighbouring fingers about their base joint during short bursts: (T,21,3) -> same, and
+    the fingers each burst rotated, (T,5) bool."""
     n = len(rel)
     out = rel.copy()
+    occluded = np.zeros((n, len(FINGER_CHAINS)), dtype=bool)
     for _ in range(rng.poisson(p.occlusion_rate_hz * n / fps)):
         length = int(rng.integers(p.occlusion_frames[0], p.occlusion_frames[1] + 1))
         start = int(rng.integers(-length // 2, n))
@@ -175,6 +198,7 @@ def _occlusion_bursts(rel: np.ndarray, rng: np.random.Generator, p: NoiseProfile
         first = int(rng.integers(0, 5))
         fingers = range(first, min(first + int(rng.integers(1, 4)), 5))
         for finger in fingers:
+            occluded[frames, finger] = True
             base, *moving = FINGER_CHAINS[finger]
             angle = np.deg2rad(p.occlusion_deg) * rng.uniform(0.5, 1.5)
             rotvec = _random_unit(rng)[None, :] * (angle * ramp)[:, None]  # (F,3)
@@ -182,19 +206,22 @@ def _occlusion_bursts(rel: np.ndarray, rng: np.random.Generator, p: NoiseProfile
             for joint in moving:
                 arm = out[frames, joint] - out[frames, base]  # (F,3)
                 out[frames, joint] = out[frames, base] + rot.apply(arm)
-    return out
+    return out, occluded
 
 
-def _gross_failures(rel: np.ndarray, rng: np.random.Generator, p: NoiseProfile) -> np.ndarray:
-    """Rotate the whole root-relative hand by a large angle for a few frames: (T,21,3) -> same."""
+def _gross_failures(rel: np.ndarray, rng: np.random.Generator, p: NoiseProfile) -> tuple[np.ndarray, np.ndarray]:
+    """Rotate the whole root-relative hand by a large angle for a few frames: (T,21,3) -> same, and the frames
+    of the failures, (T,) bool."""
     n = len(rel)
+    gross = np.zeros(n, dtype=bool)
     starts = np.flatnonzero(rng.random(n) < p.gross_rate)
     for start in starts:
         frames = np.arange(start, min(start + int(rng.integers(p.gross_frames[0], p.gross_frames[1] + 1)), n))
         angle = np.deg2rad(p.gross_deg) * rng.uniform(0.6, 1.4)
         rot = Rotation.from_rotvec(_random_unit(rng) * angle)
         rel[frames] = rot.apply(rel[frames].reshape(-1, 3)).reshape(len(frames), NUM_JOINTS, 3)
-    return rel
+        gross[frames] = True
+    return rel, gross
 
 
 def _random_unit(rng: np.random.Generator) -> np.ndarray:
