@@ -33,11 +33,7 @@ from handprior.data.synthetic.noise import get_profile, simulate_with_masks
 from handprior.data.synthetic.posing import JointPoser
 
 SPLITS: tuple[str, ...] = ("train", "val", "test")
-GENERATOR_VERSION = 4  # bump when the generated data changes for the same configuration
-# The benchmark's version, recorded in each split's meta.json ("benchmark_version") and in every result row
-# (handprior.reporting.rows.ResultRow.data_version). v1: mostly independent finger motion with single-finger
-# flicks; v2: finger synergies, real dynamics and palm rotation (docs/architecture.md, "Synthetic benchmark").
-BENCHMARK_VERSION = "v2"
+GENERATOR_VERSION = 3  # bump when the generated data changes for the same configuration
 POSE_BATCH = 2048  # frames per posing batch
 
 
@@ -66,7 +62,6 @@ class SyntheticConfig:
         out["motion"] = self.motion.to_dict()
         out["noise"] = get_profile(self.profile).to_dict()
         out["generator_version"] = GENERATOR_VERSION
-        out["benchmark_version"] = BENCHMARK_VERSION
         return out
 
     def digest(self) -> str:
@@ -122,7 +117,6 @@ def generate_split(
         "seed": seed,
         "theta_convention": "flat_hand_mean",
         "mano_model": mano_model_path or "stand-in",
-        "benchmark_version": BENCHMARK_VERSION,
         "generator": {
             "version": GENERATOR_VERSION,
             "frames_range": list(frames_range),
