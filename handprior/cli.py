@@ -30,6 +30,11 @@ EXTRA_COMMANDS: dict[str, tuple[str, str, str]] = {
         "bench",
         "run the methods x seeds of an experiment file, append result rows, print the table (resumable)",
     ),
+    "tune": (
+        "handprior.reporting.tune",
+        "tune",
+        "choose the settings of an experiment's filters on the validation split by a grid (bench does it too)",
+    ),
     "table": ("handprior.reporting.table", "table", "mean ± std per method and dataset from a results CSV"),
 }
 

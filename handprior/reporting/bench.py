@@ -12,6 +12,11 @@ An experiment file::
         command: test                   # test: score without training (filters); fit (default): train + test
         args: [--model.net=handprior.models.filters.SavitzkyGolay]
         seeds: [0]                      # deterministic methods need one seed
+      - name: One-Euro
+        command: test
+        args: [--model.net=handprior.models.filters.OneEuro]
+        tune: {min_cutoff: [0.5, 1, 2], beta: [0, 0.01]}   # chosen on the val split first (handprior tune)
+        seeds: [0]
       - name: ours
         configs: [configs/paper.yaml]   # extra config files, after base
 
@@ -21,7 +26,9 @@ Each run is ``python -m handprior <command> --config <base> --config <configs> <
 interrupted bench, started again, goes on with the runs that have no rows yet. A run writes all its rows in
 one atomic write (see :mod:`handprior.reporting.rows`), so it has all of them or none; a run that a crash cut
 short in a file written by an earlier version, which appended in place, counts as not done: it is run again,
-and its rows replace the partial ones.
+and its rows replace the partial ones. A method with a ``tune`` grid is tuned on the validation split before its
+first run (:mod:`handprior.reporting.tune`), then run with the tuned config file, and its rows are labelled
+with the chosen settings. The table is printed twice: offline methods, and causal (live) ones.
 """
 
 from __future__ import annotations
@@ -42,12 +49,13 @@ import yaml
 from rich.console import Console
 
 from handprior.errors import HandpriorInputError
+from handprior.reporting.live_offline import VIEW_TITLES, split_live_offline
 from handprior.reporting.rows import RUN_ID_ENV, partial_runs, read_rows
 from handprior.reporting.table import summarize, to_rich
 
 COMMANDS = ("fit", "test")
 EXPERIMENT_KEYS = {"name", "results", "base", "seeds", "args", "methods"}
-METHOD_KEYS = {"name", "command", "configs", "args", "seeds"}
+METHOD_KEYS = {"name", "command", "configs", "args", "seeds", "tune"}
 WRITER = "handprior.reporting.results.ResultRowsWriter"
 
 
@@ -60,6 +68,7 @@ class Method:
     configs: tuple[str, ...] = ()
     args: tuple[str, ...] = ()
     seeds: tuple[int, ...] | None = None
+    tune: tuple[tuple[str, tuple[Any, ...]], ...] | None = None  # grid: (init argument, values) pairs
 
 
 @dataclass(frozen=True)
@@ -98,6 +107,18 @@ def _seeds(value: Any, what: str, path: str) -> tuple[int, ...]:
     return tuple(value)
 
 
+def _grid(value: Any, what: str, path: str) -> tuple[tuple[str, tuple[Any, ...]], ...]:
+    scalar = (int, float, str, bool)
+    if (
+        not isinstance(value, dict)
+        or not value
+        or not all(isinstance(k, str) and isinstance(v, list) and v and all(isinstance(x, scalar) for x in v)
+                   for k, v in value.items())
+    ):  # fmt: skip
+        raise HandpriorInputError(f"{what} must map init arguments to non-empty lists of values", path)
+    return tuple((key, tuple(values)) for key, values in value.items())
+
+
 def load_experiment(path: str | Path) -> Experiment:
     """Read and check an experiment file (unknown keys and bad types are errors that name the key)."""
     where = str(path)
@@ -132,6 +153,7 @@ def load_experiment(path: str | Path) -> Experiment:
                 configs=_strings(entry.get("configs", []), f"{what}.configs", where),
                 args=_strings(entry.get("args", []), f"{what}.args", where),
                 seeds=_seeds(entry["seeds"], f"{what}.seeds", where) if "seeds" in entry else None,
+                tune=_grid(entry["tune"], f"{what}.tune", where) if "tune" in entry else None,
             )
         )
     names = [m.name for m in methods]
@@ -149,24 +171,31 @@ def load_experiment(path: str | Path) -> Experiment:
 
 def plan_runs(experiment: Experiment, results: str) -> list[Run]:
     """Every (method, seed) run with its command line, in file order."""
-    runs = []
-    for method in experiment.methods:
-        for seed in method.seeds or experiment.seeds:
-            run_id = f"{experiment.name}/{method.name}/seed{seed}"
-            configs = [arg for config in (*experiment.base, *method.configs) for arg in ("--config", config)]
-            argv = (
-                method.command,
-                *configs,
-                *experiment.args,
-                *method.args,
-                f"--seed_everything={seed}",
-                f"--trainer.callbacks+={WRITER}",
-                f"--trainer.callbacks.init_args.path={results}",
-                f"--trainer.callbacks.init_args.method={method.name}",
-                f"--trainer.callbacks.init_args.group={experiment.name}",
-            )
-            runs.append(Run(run_id=run_id, method=method.name, seed=seed, argv=argv))
-    return runs
+    return [plan_run(experiment, method, seed, results) for method in experiment.methods
+            for seed in method.seeds or experiment.seeds]  # fmt: skip
+
+
+def plan_run(experiment: Experiment, method: Method, seed: int, results: str) -> Run:
+    """One run's command line. A tuned method adds its tuned config file and is labelled with the chosen
+    settings (``<name>(tuned)`` until it is tuned)."""
+    from handprior.reporting.tune import method_arguments, read_tuned, tuned_label, tuned_path
+
+    label, tuned = method.name, []
+    if method.tune:
+        path = tuned_path(experiment, method, results)
+        label = tuned_label(method.name, read_tuned(path)) if path.is_file() else f"{method.name}(tuned)"
+        tuned = ["--config", str(path)]
+    argv = (
+        method.command,
+        *method_arguments(experiment, method),
+        *tuned,
+        f"--seed_everything={seed}",
+        f"--trainer.callbacks+={WRITER}",
+        f"--trainer.callbacks.init_args.path={results}",
+        f"--trainer.callbacks.init_args.method={label}",
+        f"--trainer.callbacks.init_args.group={experiment.name}",
+    )
+    return Run(run_id=f"{experiment.name}/{method.name}/seed{seed}", method=method.name, seed=seed, argv=argv)
 
 
 def finished_runs(results: str | Path) -> set[str]:
@@ -201,6 +230,18 @@ def run_one(run: Run, log_path: Path, env: dict[str, str], timeout: float | None
             process.kill()
             process.wait()
             return 124
+
+
+def tune_first(
+    experiment: str, spec: Experiment, method: Method, results: str, log_path: Path, env: dict[str, str]
+) -> int:
+    """Tune ``method`` in its own process (``handprior tune``) unless its tuned file exists; the exit status."""
+    from handprior.reporting.tune import tuned_path
+
+    if tuned_path(spec, method, results).is_file():
+        return 0
+    argv = ("tune", experiment, f"--method={method.name}", f"--results={results}")
+    return run_one(Run(f"{spec.name}/{method.name}/tune", method.name, 0, argv), log_path, env)
 
 
 def _tail(path: Path, lines: int = 15) -> str:
@@ -247,12 +288,21 @@ def bench(
     done, partial = finished_runs(csv_path), partial_runs(csv_path)
     failed: list[str] = []
 
+    methods = {method.name: method for method in spec.methods}
+
     def execute(number: int, run: Run) -> None:
         prefix = f"[{number}/{len(runs)}] {run.run_id}"
         if run.run_id in done:
             console.print(f"{prefix}: done before, skipped", highlight=False)
             return
         log_path = logs / (run.run_id.replace("/", "__") + ".log")
+        if methods[run.method].tune:
+            tuning = tune_first(experiment, spec, methods[run.method], csv_path, log_path.with_suffix(".tune.log"), env)
+            if tuning:
+                failed.append(run.run_id)
+                console.print(f"[red]{prefix}: tuning failed (exit status {tuning})[/]", highlight=False)
+                return
+            run = plan_run(spec, methods[run.method], run.seed, csv_path)
         again = " again, its rows in the CSV cut short by a crash" if run.run_id in partial else ""
         console.print(f"{prefix}: running{again} (log: {log_path})", highlight=False)
         start = time.monotonic()
@@ -270,7 +320,8 @@ def bench(
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         list(pool.map(execute, range(1, len(runs) + 1), runs))
     rows = summarize(read_rows(csv_path), group=spec.name)
-    console.print(to_rich(rows, title=f"{spec.name}: mean ± std over seeds (mm, mm/frame²)"))
+    for view, part in split_live_offline(rows).items():
+        console.print(to_rich(part, title=f"{spec.name}, {VIEW_TITLES[view]}: mean ± std over seeds (mm, mm/frame²)"))
     if failed:
         console.print(f"[red]{len(failed)} run(s) failed:[/] {', '.join(failed)}; run the same command to retry them")
         raise SystemExit(1)

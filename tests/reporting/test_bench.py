@@ -18,6 +18,7 @@ from handprior.errors import HandpriorInputError
 from handprior.reporting import bench as bench_module
 from handprior.reporting.bench import bench, load_experiment, plan_runs
 from handprior.reporting.results import ResultRow, append_rows, read_rows
+from handprior.reporting.tune import tuned_path
 
 ROOT = Path(__file__).resolve().parents[2]
 EXPERIMENTS = sorted((ROOT / "experiments" / "bench").glob("*.yaml"))
@@ -89,29 +90,45 @@ def test_every_run_of_the_shipped_experiments_parses(experiment, monkeypatch, ne
     first_seed = {}
     for run in plan_runs(spec, "results/x.csv"):
         first_seed.setdefault(run.method, run)  # seeds only change seed_everything: parse each method once
+    tuned = {m.name: tuned_path(spec, m, "results/x.csv") for m in spec.methods if m.tune}
     for run in first_seed.values():
+        argv, label = list(run.argv), run.method
+        if run.method in tuned:  # the tuned config file is written by the tuning before the run
+            at = argv.index(str(tuned[run.method]))
+            argv, label = argv[: at - 1] + argv[at + 1 :], f"{run.method}(tuned)"
         buffer = io.StringIO()
         with contextlib.redirect_stdout(buffer), pytest.raises(SystemExit) as info:
-            main([*run.argv, "--print_config"])
+            main([*argv, "--print_config"])
         assert info.value.code == 0, run.run_id
         config = yaml.safe_load(buffer.getvalue())
         assert config["seed_everything"] == run.seed
-        assert config["trainer"]["callbacks"][-1]["init_args"]["method"] == run.method
-        assert isinstance(net_from_config(config), torch.nn.Module)
+        assert config["trainer"]["callbacks"][-1]["init_args"]["method"] == label
+        net = net_from_config(config)
+        assert isinstance(net, torch.nn.Module)
+        for name, _ in spec_method(spec, run.method).tune or ():
+            assert hasattr(net, name), (run.method, name)  # every tuned setting is an argument of the filter
 
 
-def test_synthetic_experiment_has_the_paper_rows_and_three_seeds():
+def spec_method(spec, name):
+    return next(m for m in spec.methods if m.name == name)
+
+
+def test_synthetic_experiment_has_the_paper_rows_tuned_filters_and_three_seeds():
     spec = load_experiment(ROOT / "experiments" / "bench" / "synthetic.yaml")
     assert [m.name for m in spec.methods] == [
         "input",
         "Savitzky-Golay",
         "Gaussian1d",
+        "RTS",
+        "One-Euro",
+        "Kalman",
         "SmoothNet",
         "MotionBERT",
         "ours",
     ]
     assert len(spec.seeds) >= 3
-    assert all(m.command == "test" for m in spec.methods[:3]) and all(m.command == "fit" for m in spec.methods[3:])
+    assert all(m.command == "test" for m in spec.methods[:6]) and all(m.command == "fit" for m in spec.methods[6:])
+    assert [m.name for m in spec.methods if m.tune] == ["Savitzky-Golay", "Gaussian1d", "RTS", "One-Euro", "Kalman"]
 
 
 def test_resume_runs_only_what_has_no_rows_and_reports_failures(tmp_path, monkeypatch, capsys):
@@ -209,7 +226,14 @@ def test_smoke_bench_survives_sigkill_and_resumes(tmp_path):
     second = [r for r in rows if r.run_id == second_run]
     # written once: the run killed with the bench did not live on as an orphan and finish later
     assert sorted((r.method, r.metric) for r in second) == sorted(
-        [("ours", "mpjpe"), ("ours", "mpvpe"), ("ours", "accel"), ("input", "mpjpe"), ("input", "accel")]
+        [
+            ("ours", "mpjpe"),
+            ("ours", "mpvpe"),
+            ("ours", "mpvpe_joints"),
+            ("ours", "accel"),
+            ("input", "mpjpe"),
+            ("input", "accel"),
+        ]
     )
     for label in ("input", "Savitzky-Golay", "ours", "MPJPE", "seeds"):
         assert label in result.stdout
