@@ -48,15 +48,36 @@ def cut_windows(sequence: Tensor, starts: Tensor, window: int) -> Tensor:
     return sequence[index]  # (W,window,...)
 
 
-def stitch_windows(windows: Tensor, starts: Tensor, length: int) -> Tensor:
+def taper_weights(window: int, taper: int) -> Tensor:
+    """Blending weight of each window position: (window,), 1 in the middle, ramping down over ``taper`` frames
+    at each end to ``1 / (taper + 1)`` at the first and last frame (never 0, so a frame that only one window
+    covers keeps its value). ``taper`` 0 gives equal weights: a plain average of overlapping windows.
+
+    With windows every ``stride`` frames and ``taper`` of about ``window / 2``, each frame's value moves
+    gradually from one window's output to the next instead of switching at a window boundary.
+    """
+    if window < 1 or taper < 0:
+        raise ValueError(f"window ({window}) must be positive and taper ({taper}) non-negative")
+    position = torch.arange(window, dtype=torch.float32)  # (window,)
+    edge = torch.minimum(position + 1, window - position)  # (window,) frames from the nearer end, 1-based
+    return (edge / (taper + 1)).clamp(max=1.0)
+
+
+def stitch_windows(windows: Tensor, starts: Tensor, length: int, weights: Tensor | None = None) -> Tensor:
     """Average overlapping window outputs back into one sequence: (W,T,...) -> (length,...).
 
+    ``weights`` (T,) weighs each window position (:func:`taper_weights`; positive); None: equal weights.
     Frames past ``length`` (padding of a short sequence) are dropped.
     """
     num, window = windows.shape[:2]
     index = (starts[:, None] + torch.arange(window, device=windows.device)[None]).reshape(-1)  # (W*T,)
     flat = windows.reshape(num * window, -1)  # (W*T,D)
     keep = index < length
-    total = flat.new_zeros(length, flat.shape[1]).index_add_(0, index[keep], flat[keep])  # (length,D)
-    count = flat.new_zeros(length).index_add_(0, index[keep], flat.new_ones(int(keep.sum())))  # (length,)
+    if weights is None:
+        weight = flat.new_ones(num * window)  # (W*T,)
+    else:
+        weight = weights.to(flat)[None].expand(num, window).reshape(-1)  # (W*T,)
+    weight = weight[keep]
+    total = flat.new_zeros(length, flat.shape[1]).index_add_(0, index[keep], flat[keep] * weight[:, None])  # (length,D)
+    count = flat.new_zeros(length).index_add_(0, index[keep], weight)  # (length,)
     return (total / count[:, None]).reshape(length, *windows.shape[2:])

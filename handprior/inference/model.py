@@ -12,13 +12,14 @@ network rebuilt only from handprior's registry of networks and filters).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
-from handprior.data.windows import cut_windows, local_window_starts, stitch_windows
+from handprior.data.windows import cut_windows, local_window_starts, stitch_windows, taper_weights
 from handprior.models.checkpoint import check_compatible, load_checkpoint, network_from_checkpoint
 from handprior.models.nets.output import NetOutput
 
@@ -130,35 +131,63 @@ class RefinementModel:
         out.beta_blocks = [b.float() for b in out.beta_blocks]
         return out
 
+    def seamless(self) -> tuple[int, int]:
+        """The stride and taper of seamless refinement (``handprior refine``'s default): windows every third
+        of a window (3 per frame) blended with weights that ramp over half a window at each end
+        (:func:`~handprior.data.windows.taper_weights`), so a frame's value moves smoothly from one window to the
+        next. The evaluation protocol of ``handprior test`` is ``stride`` = ``eval_stride``, ``taper`` 0."""
+        return max(1, self.window // 3), self.window // 2
+
     @torch.no_grad()
-    def refine_sequence(self, pred: Tensor) -> dict[str, Tensor | None]:
+    def refine_sequence(
+        self,
+        pred: Tensor,
+        stride: int | None = None,
+        taper: int = 0,
+        progress: Callable[[int], None] | None = None,
+    ) -> dict[str, Tensor | None]:
         """Refine one whole sequence (L,J,3) mm -> joints (L,J,3), theta (L,48) | None, beta (L,10) | None.
 
-        Windows start every ``eval_stride`` frames (the last one aligned to the sequence's end) and overlapping
-        windows are averaged; a sequence-level network (a filter) takes the whole sequence at once.
+        Windows start every ``stride`` frames (None: ``eval_stride``, itself the window length by default; the
+        last window is aligned to the sequence's end). Overlapping windows are averaged, each window position
+        weighted by :func:`~handprior.data.windows.taper_weights` (``taper`` 0: equal weights, the evaluation
+        protocol; :meth:`seamless` gives the blended setting). A sequence-level network (a filter) takes the whole
+        sequence at once. ``progress`` is called with the number of frames finished after each network call
+        (they add up to L).
         """
         length = pred.shape[0]
         if self.sequence_level:
             out = self.run_net(pred[None])
             beta = None if out.beta is None else out.beta.expand(length, -1)
             theta = None if out.theta is None else out.theta[0]
+            if progress is not None:
+                progress(length)
             return {"joints": out.joints[0], "theta": theta, "beta": beta}
-        stride = self.eval_stride or self.window
+        stride = stride or self.eval_stride or self.window
+        if stride < 1 or taper < 0:
+            raise ValueError(f"stride must be >= 1 and taper >= 0, got {stride} and {taper}")
+        weights = taper_weights(self.window, taper).to(pred.device) if taper else None  # (T,)
         starts = torch.from_numpy(local_window_starts(length, self.window, stride)).to(pred.device)
         windows = cut_windows(pred, starts, self.window)  # (W,T,J,3)
-        outs = [self.run_net(windows[i : i + self.eval_chunk]) for i in range(0, len(windows), self.eval_chunk)]
+        outs, done = [], 0
+        for i in range(0, len(windows), self.eval_chunk):
+            outs.append(self.run_net(windows[i : i + self.eval_chunk]))
+            if progress is not None:  # frames before the next chunk's first window are final
+                finished = length if i + self.eval_chunk >= len(windows) else int(starts[i + self.eval_chunk])
+                progress(finished - done)
+                done = finished
         result: dict[str, Tensor | None] = {
-            "joints": stitch_windows(torch.cat([o.joints for o in outs]), starts, length),
+            "joints": stitch_windows(torch.cat([o.joints for o in outs]), starts, length, weights),
             "theta": None,
             "beta": None,
         }
         if outs[0].theta is not None:
             # Axis-angle averaged across overlapping windows: exact where windows agree, a close
             # approximation for the small differences between neighbouring windows.
-            result["theta"] = stitch_windows(torch.cat([o.theta for o in outs]), starts, length)
+            result["theta"] = stitch_windows(torch.cat([o.theta for o in outs]), starts, length, weights)
         if outs[0].beta is not None:
             beta = torch.cat([o.beta for o in outs])[:, None].expand(-1, self.window, -1)  # (W,T,10)
-            result["beta"] = stitch_windows(beta, starts, length)
+            result["beta"] = stitch_windows(beta, starts, length, weights)
         return result
 
     # ------------------------------------------------------------------------------------------ mesh

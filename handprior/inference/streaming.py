@@ -22,6 +22,7 @@ re-centred on its mean wrist; every token of every layer therefore changes and t
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,8 @@ from handprior.body.joints import NUM_JOINTS
 from handprior.inference.devices import resolve_device
 from handprior.inference.model import RefinementModel
 from handprior.models.nets.output import NetOutput
+
+PROGRESS_EVERY = 32  # frames between progress updates of refine_sequence
 
 
 def as_refinement_model(source: RefinementModel | str | Path | Any, device: str = "auto") -> RefinementModel:
@@ -133,16 +136,23 @@ class StreamingRefiner:
         refined = self.push_tensor(frame)
         return refined.cpu().numpy() if isinstance(frame, np.ndarray) else refined
 
-    def refine_sequence(self, sequence: Tensor) -> dict[str, Tensor | None]:
+    def refine_sequence(
+        self, sequence: Tensor, progress: Callable[[int], None] | None = None
+    ) -> dict[str, Tensor | None]:
         """Stream a whole sequence (L,21,3) mm from a fresh start, as :meth:`RefinementModel.refine_sequence` does
         offline: ``joints (L,21,3)``, ``theta (L,48)`` and ``beta (L,10)`` (None when the network has none).
         With a lag, frame f comes from the push of frame f + lag, and the last ``lag`` frames from the last
-        window (as a stream that ends would flush them)."""
+        window (as a stream that ends would flush them). ``progress`` is called with the number of frames pushed since
+        its last call, every ``PROGRESS_EVERY`` frames and at the end (they add up to L)."""
         self.reset()
         frames = []
-        for frame in sequence:
+        for index, frame in enumerate(sequence):
             self.push_tensor(frame)
             frames.append(_frame_outputs(self.last, -1 - self.lag))
+            if progress is not None and (index + 1) % PROGRESS_EVERY == 0:
+                progress(PROGRESS_EVERY)
+        if progress is not None and len(sequence) % PROGRESS_EVERY:
+            progress(len(sequence) % PROGRESS_EVERY)
         tail = min(self.lag, len(frames))
         flush = [_frame_outputs(self.last, position) for position in range(self.window - tail, self.window)]
         frames = frames[self.lag :] + flush  # frames lag.. as pushed, then the flush

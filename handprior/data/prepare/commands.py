@@ -53,7 +53,8 @@ def prepare_interhand26m(
         fps: frame rate written to meta.json.
         profile: noise-simulator profile used when no predictions are given (strong, interwild, weak).
         seed: seed of the simulated predictions.
-        progress: show progress bars.
+        progress: show a progress bar on stderr (views done, views/s, time left); off anyway when stdout
+            is not a terminal.
     """
     preparer = InterHand26M(Path(root), cameras=[str(c) for c in cameras] if cameras else None, with_mano=with_mano,
                             drop_truncated=drop_truncated, fps=fps)  # fmt: skip
@@ -94,7 +95,8 @@ def prepare_reinterhand(
         fps: frame rate written to meta.json.
         profile: noise-simulator profile used when no predictions are given.
         seed: seed of the simulated predictions.
-        progress: show progress bars.
+        progress: show a progress bar on stderr (views done, views/s, time left); off anyway when stdout
+            is not a terminal.
     """
     preparer = ReInterHand(Path(root), cameras=[str(c) for c in cameras] if cameras else None, with_mano=with_mano,
                            min_truncation_ratio=min_truncation_ratio, fps=fps)  # fmt: skip
@@ -133,7 +135,8 @@ def prepare_hanco(
         fps: frame rate written to meta.json (HanCo's rate is not documented).
         profile: noise-simulator profile used when no predictions are given.
         seed: seed of the simulated predictions.
-        progress: show progress bars.
+        progress: show a progress bar on stderr (views done, views/s, time left); off anyway when stdout
+            is not a terminal.
     """
     preparer = HanCo(Path(root), train_sequences=train_sequences, test_sequences=test_sequences, cameras=cameras,
                      with_mano=with_mano, fps=fps)  # fmt: skip
@@ -169,7 +172,8 @@ def prepare_dexycb(
         fps: frame rate written to meta.json.
         profile: noise-simulator profile used when no predictions are given.
         seed: seed of the simulated predictions.
-        progress: show progress bars.
+        progress: show a progress bar on stderr (views done, views/s, time left); off anyway when stdout
+            is not a terminal.
     """
     preparer = DexYCB(Path(root), cameras=[str(c) for c in cameras] if cameras else None,
                       mano_model=Path(mano_model) if mano_model else None, fps=fps)  # fmt: skip

@@ -12,8 +12,9 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
+
+from handprior.progress import progress_bar, progress_wanted
 
 T = TypeVar("T")
 
@@ -99,15 +100,17 @@ def print_summary(report: RunReport, console: Console | None = None) -> None:
             console.print(f"[yellow]{split.split}: {note}[/yellow]")
 
 
-def track(items: Sequence[T] | Iterable[T], description: str, enabled: bool = True, total: int | None = None) -> Iterator[T]:
-    """Iterate with a rich progress bar on stderr (nothing is drawn when ``enabled`` is False)."""
-    if not enabled:
+def track(
+    items: Sequence[T] | Iterable[T], description: str, enabled: bool = True, total: int | None = None
+) -> Iterator[T]:
+    """Iterate over views with a rich progress bar on stderr (views done, views/s, time left); nothing is drawn
+    when ``enabled`` is False or stdout is not a terminal."""
+    if not progress_wanted(quiet=not enabled):
         yield from items
         return
     if total is None and isinstance(items, Sequence):
         total = len(items)
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
-    with Progress(*columns, console=Console(stderr=True), transient=True) as progress:
+    with progress_bar("views") as progress:
         task = progress.add_task(description, total=total)
         for item in items:
             yield item
