@@ -42,8 +42,11 @@ _CONVERGENCE = {1: 6.0, 2: 0.0, 3: 5.0, 4: 10.0}  # fingers converge towards the
 _ULNAR_EXTRA = np.array([0.0, 0.03, 0.07, 0.12])  # ring and pinky rest slightly more flexed
 
 
-def latent_to_angles(latent: np.ndarray, wiggle: np.ndarray | None = None) -> np.ndarray:
-    """Synergy latents (N,11) (+ optional per-joint angle offsets (N,15,3) deg) -> angles (N,15,3) deg in limits."""
+def latent_to_angles(latent: np.ndarray, wiggle: np.ndarray | None = None, mcp_gain: float = 1.0) -> np.ndarray:
+    """Synergy latents (N,11) (+ optional per-joint angle offsets (N,15,3) deg) -> angles (N,15,3) deg in limits.
+
+    ``mcp_gain`` scales the curl's flexion of the long fingers' base (MCP) joints: real hands curl them less
+    than the middle and distal joints (v2: below 1)."""
     n = latent.shape[0]
     angles = np.zeros((n, 15, 3))
     curl = np.clip(latent[:, CURL], 0.0, 1.0)  # (N,4)
@@ -54,7 +57,7 @@ def latent_to_angles(latent: np.ndarray, wiggle: np.ndarray | None = None) -> np
             continue
         c, s = curl[:, finger - 1], share[:, finger - 1]
         if level == 0:
-            angles[:, j, FLEX] = 85.0 * c * (1.0 + 0.3 * s) - 8.0 * (1.0 - c) * spread
+            angles[:, j, FLEX] = mcp_gain * 85.0 * c * (1.0 + 0.3 * s) - 8.0 * (1.0 - c) * spread
             angles[:, j, ABD] = _MAX_SPREAD[finger] * spread * (1.0 - c) - _CONVERGENCE[finger] * c
             angles[:, j, TWIST] = (finger - 2) * 2.0 * c  # ulnar fingers supinate a little when curled
         elif level == 1:
@@ -79,9 +82,13 @@ def latent_to_angles(latent: np.ndarray, wiggle: np.ndarray | None = None) -> np
     return soft_clip(angles, JOINT_LIMITS[..., 0], JOINT_LIMITS[..., 1], LIMIT_MARGIN_DEG)
 
 
-def sample_keypose(rng: np.random.Generator) -> np.ndarray:
-    """One everyday hand posture as a synergy latent (11,), drawn from a mixture of gesture families."""
-    kind = rng.choice(len(_KEYPOSES), p=_KEYPOSE_WEIGHTS)
+def sample_keypose(rng: np.random.Generator, weights: tuple[float, ...] | None = None) -> np.ndarray:
+    """One everyday hand posture as a synergy latent (11,), drawn from a mixture of gesture families.
+
+    ``weights`` (one per family of :data:`KEYPOSE_FAMILIES`, normalised here) defaults to
+    :data:`KEYPOSE_WEIGHTS_V1`, the benchmark's (v1) mixture."""
+    p = np.asarray(KEYPOSE_WEIGHTS_V1 if weights is None else weights, dtype=np.float64)
+    kind = rng.choice(len(_KEYPOSES), p=p / p.sum())
     return _KEYPOSES[kind](rng)
 
 
@@ -130,6 +137,15 @@ def _count(rng: np.random.Generator) -> np.ndarray:
                    rng.uniform(0.0, 0.2) if thumb_out else rng.uniform(0.6, 1.0))  # fmt: skip
 
 
+def _synergy(rng: np.random.Generator) -> np.ndarray:
+    """A random posture on the first two curl synergies: one shared curl, a radial-ulnar gradient, small residuals."""
+    shared = rng.uniform(0.05, 0.7)
+    gradient = rng.normal(0.0, 0.08) * np.array([-1.5, -0.5, 0.5, 1.5])  # index .. pinky loadings
+    curl = shared + gradient + _ULNAR_EXTRA + rng.normal(0, 0.05, 4)
+    return _latent(rng, curl, rng.uniform(-0.5, 0.5), rng.uniform(0.0, 1.0) * (1.0 - shared),
+                   rng.uniform(0.0, 1.0), np.clip(shared + rng.normal(0, 0.25), 0.0, 1.0))  # fmt: skip
+
+
 def _uniform(rng: np.random.Generator) -> np.ndarray:
     return _latent(
         rng, rng.uniform(0, 1, 4), rng.uniform(-1, 1), rng.uniform(0, 1), rng.uniform(0, 1), rng.uniform(0, 1)
@@ -146,5 +162,9 @@ def _latent(
     return z
 
 
-_KEYPOSES = (_relaxed, _open, _fist, _cylinder, _point, _pinch, _count, _uniform)
-_KEYPOSE_WEIGHTS = np.array([0.28, 0.1, 0.1, 0.15, 0.08, 0.12, 0.08, 0.09])
+_KEYPOSES = (_relaxed, _open, _fist, _cylinder, _point, _pinch, _count, _uniform, _synergy)
+KEYPOSE_FAMILIES: tuple[str, ...] = tuple(f.__name__.lstrip("_") for f in _KEYPOSES)
+# Mixture of the families (same order). v1 drew independent finger curls often (count, uniform: 17%), which made
+# neighbouring fingers correlate far less than real hands; the v2 candidate draws them rarely and adds synergy postures.
+KEYPOSE_WEIGHTS_V1: tuple[float, ...] = (0.28, 0.1, 0.1, 0.15, 0.08, 0.12, 0.08, 0.09, 0.0)
+KEYPOSE_WEIGHTS_V2_CANDIDATE: tuple[float, ...] = (0.26, 0.1, 0.1, 0.15, 0.04, 0.066, 0.02, 0.0, 0.25)

@@ -17,7 +17,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,12 +28,17 @@ from filelock import FileLock
 from handprior.body.joints import MIDDLE_MCP, WRIST
 from handprior.data.store import write_store
 from handprior.data.synthetic.axes import hand_axes
-from handprior.data.synthetic.motion import MotionConfig, sample_beta, sample_sequence
+from handprior.data.synthetic.motion import MOTION_V1, MotionConfig, sample_beta, sample_sequence
 from handprior.data.synthetic.noise import get_profile, simulate_with_masks
 from handprior.data.synthetic.posing import JointPoser
 
 SPLITS: tuple[str, ...] = ("train", "val", "test")
 GENERATOR_VERSION = 3  # bump when the generated data changes for the same configuration
+# The benchmark's version, recorded in each split's meta.json ("benchmark_version") and in every result row
+# (handprior.reporting.rows.ResultRow.data_version). v1: mostly independent finger motion with single-finger
+# flicks. v2 (finger synergies, real dynamics and palm rotation; issue #24) is a candidate, motion.MOTION_V2_CANDIDATE,
+# not yet the default: some of its statistics are still outside the real ranges.
+BENCHMARK_VERSION = "v1"
 POSE_BATCH = 2048  # frames per posing batch
 
 
@@ -49,7 +54,7 @@ class SyntheticConfig:
     frames_range: tuple[int, int] = (150, 400)
     fps: float = 30.0
     mano_model_path: str | None = None
-    motion: MotionConfig = field(default_factory=MotionConfig)
+    motion: MotionConfig = MOTION_V1
 
     def num_sequences(self, split: str) -> int:
         """Number of sequences of ``split``."""
@@ -62,6 +67,7 @@ class SyntheticConfig:
         out["motion"] = self.motion.to_dict()
         out["noise"] = get_profile(self.profile).to_dict()
         out["generator_version"] = GENERATOR_VERSION
+        out["benchmark_version"] = BENCHMARK_VERSION
         return out
 
     def digest(self) -> str:
@@ -96,7 +102,7 @@ def generate_split(
         raise ValueError(f"unknown split {split!r}; choose one of {', '.join(SPLITS)}")
     if num_sequences < 1 or frames_range[0] < 3 or frames_range[1] < frames_range[0]:
         raise ValueError(f"need at least one sequence of at least 3 frames, got {num_sequences}, {frames_range}")
-    motion = motion or MotionConfig()
+    motion = motion or MOTION_V1
     noise_profile = get_profile(profile)
     motion_seed, noise_seed = split_seed(seed, split).spawn(2)
     rng = np.random.default_rng(motion_seed)
@@ -117,6 +123,7 @@ def generate_split(
         "seed": seed,
         "theta_convention": "flat_hand_mean",
         "mano_model": mano_model_path or "stand-in",
+        "benchmark_version": BENCHMARK_VERSION,
         "generator": {
             "version": GENERATOR_VERSION,
             "frames_range": list(frames_range),
@@ -184,7 +191,7 @@ def sample_ground_truth(
 ) -> dict[str, np.ndarray]:
     """Sample sequences and pose them: ``gt`` (N,21,3) mm, ``theta`` (N,48), ``beta`` (N,10), ``transl`` (N,3),
     ``offsets`` (S+1,). ``layer`` is a :class:`handprior.body.mano.ManoLayer`."""
-    motion = motion or MotionConfig()
+    motion = motion or MOTION_V1
     with one_thread(), torch.no_grad():
         rest = layer.rest_joints(torch.zeros(1, 10))[0].double().numpy()  # (21,3) mean-shape rest joints
     axes = hand_axes(rest)

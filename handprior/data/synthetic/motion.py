@@ -14,6 +14,12 @@ A small white tremor on every angle and on the wrist stands for physiological tr
 which real motion capture statistics include. The theta convention is ``flat_hand_mean=True``: a zero
 finger pose is the flat hand.
 
+The benchmark generates :data:`MOTION_V1`. :data:`MOTION_V2_CANDIDATE` (issue #24, open) adds finger synergies
+(a shared curl, a radial-ulnar gradient, small per-finger residuals), staggered joints within a finger, rarer
+flicks that neighbouring fingers follow, and pronation / supination with a fast roll that comes in bursts; it
+is not the default until every statistic of ``python -m handprior.data.synthetic.stats`` is inside its real
+range.
+
 Calibration against the real-data statistics in docs/architecture.md ("Synthetic benchmark"), on the default
 benchmark's train split: wrist speed median / p90 / p99 63 / 310 / 822 mm/s (real 67 / 352 / 785); fingertip
 speed relative to the wrist 71 / 258 / 771 (69 / 335 / 711); wrist-relative acceleration mean / median / p99
@@ -27,9 +33,22 @@ from typing import Any
 
 import numpy as np
 from scipy.spatial.transform import Rotation
+from scipy.stats import norm
 
-from handprior.data.synthetic.articulation import CURL, THUMB_CURL, latent_to_angles, sample_keypose
+from handprior.body.joints import MIDDLE_MCP, WRIST
+from handprior.data.synthetic.articulation import (
+    CURL,
+    KEYPOSE_WEIGHTS_V1,
+    KEYPOSE_WEIGHTS_V2_CANDIDATE,
+    SHARE,
+    THUMB_CURL,
+    latent_to_angles,
+    sample_keypose,
+)
 from handprior.data.synthetic.axes import (
+    FLEX,
+    MANO15_FINGER,
+    MANO15_LEVEL,
     HandAxes,
     articulation_to_pose,
     hand_axes,
@@ -44,32 +63,53 @@ NUM_BETAS = 10
 
 @dataclass(frozen=True)
 class MotionConfig:
-    """Parameters of the motion generator; durations in seconds, lengths in mm, angles in degrees."""
+    """Parameters of the motion generator; durations in seconds, lengths in mm, angles in degrees.
+
+    The field defaults are the v2 candidate motion (:data:`MOTION_V2_CANDIDATE`); the benchmark generates
+    :data:`MOTION_V1`."""
 
     beta_std: float = 0.8  # hand shape: beta ~ N(0, std^2), clipped to +-2.5
     hand_size_mm: tuple[float, float] = (82.0, 108.0)  # accepted wrist -> middle-MCP length (adults: 80-110)
     wrist_center_mm: tuple[float, float, float] = (0.0, 0.0, 500.0)  # camera frame, z forward
     wrist_center_spread_mm: tuple[float, float, float] = (80.0, 60.0, 100.0)  # per-sequence workspace centre
-    reach_mm: float = 70.0  # std of the key wrist positions around the centre, per axis
+    reach_mm: float = 71.0  # std of the key wrist positions around the centre, per axis
     hold_s: tuple[float, float] = (0.3, 3.0)  # quiet phases between wrist / rotation transitions
     move_s: tuple[float, float] = (0.3, 1.1)  # duration of a wrist / rotation transition
-    drift_mm: float = 25.0  # slow wandering of the wrist (std)
+    drift_mm: float = 40.0  # slow wandering of the wrist (std)
     drift_s: float = 0.6  # its time scale
     wave_mm: tuple[float, float] = (1.0, 5.0)  # amplitude range of the faster wrist waves
     wave_hz: tuple[float, float] = (0.3, 1.2)
-    rotation_key_deg: float = 18.0  # std of the key rotations about the base orientation, per axis
-    rotation_drift_deg: float = 10.0
+    rotation_key_deg: float = 5.3  # std of the key rotations about the base orientation, per axis
+    rotation_drift_deg: float = 3.4
     rotation_drift_s: float = 0.5
     rotation_wave_deg: tuple[float, float] = (0.5, 2.0)
     rotation_move_s: tuple[float, float] = (0.5, 1.6)  # duration of a key rotation transition
-    finger_hold_s: tuple[float, float] = (0.15, 1.5)
-    finger_move_s: tuple[float, float] = (0.3, 1.0)
-    wiggle_deg: float = 8.0  # independent motion of each joint around the synergy pose
-    wiggle_s: float = 0.5  # its time scale
-    flick_rate_hz: float = 0.5  # fast single-finger out-and-back curls per second
-    flick_s: tuple[float, float] = (0.12, 0.3)
+    roll_key_deg: float = 45.0  # std of key pronation / supination about the hand's long axis
+    roll_move_s: tuple[float, float] = (0.55, 1.1)  # duration of a pronation / supination move
+    roll_jitter_deg: float = 5.0  # fast small roll about the long axis (std)
+    roll_jitter_s: float = 0.025  # its time scale
+    roll_jitter_duty: float = 0.25  # share of the time the fast roll is on (it comes in bursts when below 1)
+    roll_burst_s: float = 0.3  # time scale of the bursts
+    roll_jitter_floor: float = 0.2  # share of the fast roll's strength that stays on between bursts
+    finger_hold_s: tuple[float, float] = (0.1, 0.92)
+    finger_move_s: tuple[float, float] = (0.12, 0.6)
+    keypose_weights: tuple[float, ...] = KEYPOSE_WEIGHTS_V2_CANDIDATE  # gesture-family mixture (articulation.py)
+    mcp_gain: float = 0.73  # scale of the long fingers' MCP flexion in a curl (articulation.latent_to_angles)
+    stagger_s: float = 0.08  # the distal joints lead a finger's curl by this much, the base joint lags by it
+    share_wave: float = 0.0  # slow trade of curl between base and distal joints (std of the share latent)
+    share_wave_s: float = 0.3  # its time scale
+    synergy_deg: float = 6.0  # shared flexion of the four long fingers (per joint, std)
+    synergy_gradient_deg: float = 1.7  # radial-ulnar flexion gradient across them (std at index and pinky)
+    synergy_s: float = 0.22  # time scale of both synergies
+    residual_deg: float = 1.8  # independent flexion of each finger on top of the synergies (per joint, std)
+    residual_s: float = 0.14  # its time scale
+    wiggle_deg: float = 2.1  # independent motion of each joint around the synergy pose
+    wiggle_s: float = 0.084  # its time scale
+    flick_rate_hz: float = 0.15  # fast out-and-back curls per second
+    flick_s: tuple[float, float] = (0.15, 0.35)
     flick_amount: tuple[float, float] = (0.4, 0.9)  # fraction of the remaining curl range
-    tremor_deg: float = 0.12  # white tremor / capture jitter on every joint angle (std)
+    flick_spread: float = 0.3  # share of a long finger's flick that its neighbours follow
+    tremor_deg: float = 0.087  # white tremor / capture jitter on every joint angle (std)
     tremor_mm: float = 0.1  # and on the wrist position, per axis
 
     def to_dict(self) -> dict[str, Any]:
@@ -77,7 +117,40 @@ class MotionConfig:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
 
 
-def sample_beta(rng: np.random.Generator, config: MotionConfig = MotionConfig(), num: int | None = None) -> np.ndarray:
+# The v2 candidate (issue #24, open): finger synergies, fewer flicks, pronation / supination with a fast roll in
+# bursts. Not the benchmark's motion yet: some statistics are still outside the real ranges
+# (python -m handprior.data.synthetic.stats; tests/data/synthetic/test_synthetic_realism.py lists them).
+MOTION_V2_CANDIDATE = MotionConfig()
+
+# The benchmark's motion, v1 (mostly independent fingers, frequent single-finger flicks, slow palm rotation):
+# what SyntheticConfig, generate_split and sample_ground_truth use unless given another.
+MOTION_V1 = MotionConfig(
+    drift_mm=25.0,
+    reach_mm=70.0,
+    rotation_key_deg=18.0,
+    rotation_drift_deg=10.0,
+    roll_key_deg=0.0,
+    roll_jitter_deg=0.0,
+    roll_jitter_duty=1.0,
+    roll_jitter_floor=0.0,
+    finger_hold_s=(0.15, 1.5),
+    finger_move_s=(0.3, 1.0),
+    keypose_weights=KEYPOSE_WEIGHTS_V1,
+    mcp_gain=1.0,
+    stagger_s=0.0,
+    synergy_deg=0.0,
+    synergy_gradient_deg=0.0,
+    residual_deg=0.0,
+    wiggle_deg=8.0,
+    wiggle_s=0.5,
+    flick_rate_hz=0.5,
+    flick_s=(0.12, 0.3),
+    flick_spread=0.0,
+    tremor_deg=0.12,
+)
+
+
+def sample_beta(rng: np.random.Generator, config: MotionConfig = MOTION_V1, num: int | None = None) -> np.ndarray:
     """Hand shape of one sequence (10,), or ``num`` of them (num,10)."""
     shape = (NUM_BETAS,) if num is None else (num, NUM_BETAS)
     return np.clip(rng.normal(0.0, config.beta_std, shape), -2.5, 2.5)
@@ -88,7 +161,7 @@ def sample_sequence(
     num_frames: int,
     rest_joints: np.ndarray,
     fps: float = 30.0,
-    config: MotionConfig = MotionConfig(),
+    config: MotionConfig = MOTION_V1,
     beta: np.ndarray | None = None,
     axes: HandAxes | None = None,
 ) -> dict[str, np.ndarray]:
@@ -105,7 +178,8 @@ def sample_sequence(
     hand = hand_axes(rest_joints) if axes is None else axes
     beta = sample_beta(rng, config) if beta is None else np.asarray(beta, dtype=np.float64)
     wrist = sample_wrist_path(rng, num_frames, fps, config)  # (N,3)
-    orient = sample_global_orient(rng, num_frames, fps, config)  # (N,3)
+    long_axis = rest_joints[MIDDLE_MCP] - rest_joints[WRIST]  # (3,) wrist -> middle MCP, the pronation axis
+    orient = sample_global_orient(rng, num_frames, fps, config, long_axis / np.linalg.norm(long_axis))  # (N,3)
     articulation = sample_articulation(rng, num_frames, fps, config)  # (N,15,3)
     theta = np.concatenate([orient, articulation_to_pose(articulation, hand)], axis=1)  # (N,48)
     transl = wrist - rest_joints[0]  # MANO rotates about the rest wrist, then translates
@@ -122,8 +196,17 @@ def sample_wrist_path(rng: np.random.Generator, num_frames: int, fps: float, con
     return centre + reach + drift + tremor + _waves(rng, num_frames, fps, config.wave_mm, config.wave_hz)
 
 
-def sample_global_orient(rng: np.random.Generator, num_frames: int, fps: float, config: MotionConfig) -> np.ndarray:
-    """Global rotation as axis-angle (N,3): a uniform random base orientation turned by keys, drift and waves."""
+def sample_global_orient(
+    rng: np.random.Generator,
+    num_frames: int,
+    fps: float,
+    config: MotionConfig,
+    long_axis: np.ndarray | None = None,
+) -> np.ndarray:
+    """Global rotation as axis-angle (N,3): a uniform random base orientation turned by keys, drift and waves,
+    plus pronation / supination (keys and a fast small roll) about the hand's unit ``long_axis`` (3,) in the
+    rest frame (default x); turning about that axis moves the fingertips little, as the forearm's roll does."""
+    long_axis = np.array([1.0, 0.0, 0.0]) if long_axis is None else np.asarray(long_axis, dtype=np.float64)
     base = Rotation.random(random_state=rng)
     key_std = np.deg2rad(config.rotation_key_deg)
     turn = keyframe_track(rng, num_frames, lambda r: r.normal(0.0, key_std, 3),
@@ -131,23 +214,74 @@ def sample_global_orient(rng: np.random.Generator, num_frames: int, fps: float, 
     turn += np.deg2rad(config.rotation_drift_deg) * smooth_noise(rng, num_frames, (3,), config.rotation_drift_s * fps)
     turn += np.deg2rad(config.tremor_deg) * rng.standard_normal((num_frames, 3))
     turn += np.deg2rad(_waves(rng, num_frames, fps, config.rotation_wave_deg, config.wave_hz))
+    if config.roll_key_deg > 0 or config.roll_jitter_deg > 0:
+        roll_std = np.deg2rad(config.roll_key_deg)
+        roll = keyframe_track(rng, num_frames, lambda r: r.normal(0.0, roll_std, 1),
+                              _frames(config.hold_s, fps), _frames(config.roll_move_s, fps))[:, 0]  # fmt: skip
+        jitter = np.deg2rad(config.roll_jitter_deg) * smooth_noise(rng, num_frames, (), config.roll_jitter_s * fps)
+        if config.roll_jitter_duty < 1.0:  # the fast roll comes in bursts: a heavy speed tail, a still median
+            gate = burst_envelope(rng, num_frames, config.roll_jitter_duty, config.roll_burst_s * fps)
+            jitter *= config.roll_jitter_floor + (1.0 - config.roll_jitter_floor) * gate
+        roll += jitter
+        turn += roll[:, None] * long_axis[None, :]  # (N,3)
     base_quat = rotvec_to_quat(base.as_rotvec())[None]  # (1,4)
     return quat_to_rotvec(quat_mul(base_quat, rotvec_to_quat(turn)))  # (N,3) base after turn
 
 
 def sample_articulation(rng: np.random.Generator, num_frames: int, fps: float, config: MotionConfig) -> np.ndarray:
     """Finger joint angles (N,15,3) deg, MANO joint order, within the anatomical limits."""
-    latent = keyframe_track(rng, num_frames, sample_keypose,
+    latent = keyframe_track(rng, num_frames, lambda r: sample_keypose(r, config.keypose_weights),
                             _frames(config.finger_hold_s, fps), _frames(config.finger_move_s, fps))  # fmt: skip
     latent = _add_flicks(rng, latent, fps, config)
+    if config.share_wave > 0:  # the base and the distal joints trade a finger's curl: flexion, little tip travel
+        latent[:, SHARE] += config.share_wave * smooth_noise(rng, num_frames, (4,), config.share_wave_s * fps)
     wiggle = config.wiggle_deg * smooth_noise(rng, num_frames, (15, 3), config.wiggle_s * fps)
     wiggle[..., 1:] *= 0.4  # abduction and twist wiggle less than flexion
+    wiggle[..., FLEX] += finger_synergies(rng, num_frames, fps, config)
     wiggle += config.tremor_deg * rng.standard_normal(wiggle.shape)
-    return latent_to_angles(latent, wiggle)
+    if config.stagger_s <= 0:
+        return latent_to_angles(latent, wiggle, config.mcp_gain)
+    # Distal joints lead and the base joint lags (a curl travels from the fingertip to the palm), so the three
+    # joints of a finger do not peak in speed at the same frame.
+    lag = int(round(config.stagger_s * fps))
+    angles = np.empty((num_frames, 15, 3))
+    for level, shift in ((0, -lag), (1, 0), (2, lag)):
+        source = np.clip(np.arange(num_frames) + shift, 0, num_frames - 1)
+        joints = np.flatnonzero(np.asarray(MANO15_LEVEL) == level)
+        angles[:, joints] = latent_to_angles(latent[source], wiggle, config.mcp_gain)[:, joints]
+    return angles
+
+
+def finger_synergies(rng: np.random.Generator, num_frames: int, fps: float, config: MotionConfig) -> np.ndarray:
+    """Coordinated flexion offsets (N,15) deg of the MANO finger joints: a shared curl of the long fingers, a
+    radial-ulnar gradient across them and a smaller independent residual per finger (the thumb follows the
+    shared curl by half), so that neighbouring fingers move together as in real hands."""
+    if config.synergy_deg <= 0 and config.synergy_gradient_deg <= 0 and config.residual_deg <= 0:
+        return np.zeros((num_frames, 15))
+    shared = config.synergy_deg * smooth_noise(rng, num_frames, (), config.synergy_s * fps)  # (N,)
+    gradient = config.synergy_gradient_deg * smooth_noise(rng, num_frames, (), config.synergy_s * fps)  # (N,)
+    residual = config.residual_deg * smooth_noise(rng, num_frames, (5,), config.residual_s * fps)  # (N,5)
+    finger_offset = shared[:, None] * _SHARED_LOADING + gradient[:, None] * _GRADIENT_LOADING + residual  # (N,5)
+    level_weight = np.array([_LEVEL_WEIGHT[level] for level in MANO15_LEVEL])  # (15,)
+    return finger_offset[:, list(MANO15_FINGER)] * level_weight  # (N,15)
+
+
+def burst_envelope(rng: np.random.Generator, num_frames: int, duty: float, sigma: float) -> np.ndarray:
+    """A gate (N,) in [0, 1] that is open about ``duty`` of the time, in bursts of about ``sigma`` frames:
+    smooth Gaussian noise above its (1 - duty) quantile, ramped over 0.25 of its standard deviation."""
+    gate = smooth_noise(rng, num_frames, (), sigma)
+    threshold = float(norm.ppf(1.0 - duty)) if duty > 0 else np.inf
+    return np.clip((gate - threshold) / 0.25 + 0.5, 0.0, 1.0)
+
+
+_SHARED_LOADING = np.array([0.5, 1.0, 1.0, 1.0, 1.0])  # thumb .. pinky
+_GRADIENT_LOADING = np.array([0.0, -1.0, -1.0 / 3.0, 1.0 / 3.0, 1.0])
+_LEVEL_WEIGHT = {0: 0.9, 1: 1.0, 2: 0.7}  # base, middle, distal joint's share of a finger's curl
 
 
 def _add_flicks(rng: np.random.Generator, latent: np.ndarray, fps: float, config: MotionConfig) -> np.ndarray:
-    """Fast out-and-back curls of single fingers (or the thumb): (N,11) -> (N,11), values stay in [0, 1]."""
+    """Fast out-and-back curls of a finger (or the thumb), its neighbouring long fingers following by
+    ``config.flick_spread``: (N,11) -> (N,11), values stay in [0, 1]."""
     out = latent.copy()
     n = len(latent)
     curl_ids = list(range(CURL.start, CURL.stop)) + [THUMB_CURL]
@@ -164,6 +298,11 @@ def _add_flicks(rng: np.random.Generator, latent: np.ndarray, fps: float, config
         amount = rng.uniform(*config.flick_amount)
         toward = 1.0 if value.mean() < 0.5 else 0.0  # curl an open finger, extend a curled one
         out[frames, idx] = value + bump * amount * (toward - value)
+        if config.flick_spread > 0 and idx != THUMB_CURL:
+            for other in (idx - 1, idx + 1):
+                if CURL.start <= other < CURL.stop:
+                    near = out[frames, other]
+                    out[frames, other] = near + bump * amount * config.flick_spread * (toward - near)
     return out
 
 
