@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import inspect
 import sys
 import warnings
@@ -61,8 +62,13 @@ class HandPriorCLI(LightningCLI):
     def parse_arguments(self, parser: Any, args: Any) -> None:
         if args is None or isinstance(args, list):  # config files of before the typed network settings: one line
             refuse_flat_settings(sys.argv[1:] if args is None else args)
-        super().parse_arguments(parser, args)
+        if isinstance(args, dict | Namespace):
+            super().parse_arguments(parser, args)
+        else:  # validated once the loggers' save_dir is filled in (the CSV logger requires one)
+            self.config = parser.parse_args(args, _skip_validation=True)
         subcommand = self.config.get("subcommand")
+        loggers_follow_root_dir((self.config[subcommand] if subcommand else self.config)["trainer"])
+        parser.validate(self.config)
         if subcommand:
             _prepare_ckpt_path(self.config[subcommand], subcommand)
 
@@ -107,6 +113,25 @@ def _attribute(name: str) -> Any:
 @rank_zero_only
 def _say(message: str) -> None:
     Console(stderr=True, soft_wrap=True).print(f"handprior: {message}", highlight=False)
+
+
+def loggers_follow_root_dir(trainer: Namespace) -> None:
+    """Give every configured logger without a folder of its own ``save_dir = trainer.default_root_dir`` (``.`` when
+    unset), so that ``--trainer.default_root_dir DIR`` sends the whole run to DIR. A logger's folder counts as its
+    own when its ``save_dir`` is set to anything but the logger class's default (None for the CSV and TensorBoard
+    loggers, ``.`` for W&B), e.g. by ``--trainer.logger.init_args.save_dir``."""
+    logger = trainer.get("logger")
+    root = trainer.get("default_root_dir") or "."
+    for entry in logger if isinstance(logger, list) else [logger]:
+        if not isinstance(entry, Namespace) or entry.get("init_args") is None or not entry.get("class_path"):
+            continue
+        module, _, name = str(entry["class_path"]).rpartition(".")
+        parameter = inspect.signature(getattr(importlib.import_module(module), name)).parameters.get("save_dir")
+        if parameter is None:
+            continue
+        default = None if parameter.default is inspect.Parameter.empty else parameter.default
+        if entry["init_args"].get("save_dir") in (None, default):
+            entry["init_args"]["save_dir"] = str(root)
 
 
 def _prepare_ckpt_path(config: Namespace, subcommand: str) -> None:
@@ -154,25 +179,28 @@ def _set_first_logger_version(config: Namespace, version: str) -> bool:
 
 
 def print_results_table(metrics: dict[str, Any], stage: str, console: Console | None = None) -> None:
-    """Input vs refined, MPJPE / MPVPE / Accel, with the relative improvement."""
+    """Input vs refined, MPJPE / MPVPE / Accel / bone-length variation (Bone CV %), with the relative improvement.
+
+    MPVPE roots and scales each mesh by its own regressed joints (the protocol of the evaluation the paper cites);
+    "MPVPE (joints)" by the refined and ground-truth joints, so it also counts the mesh's size error."""
 
     def value(name: str) -> float | None:
         tensor = metrics.get(f"{stage}/{name}")
         return None if tensor is None else float(tensor)
 
-    table = Table(title=f"{stage} results (mm, mm/frame²)")
-    for column in ("method", "MPJPE", "MPVPE", "Accel"):
+    table = Table(title=f"{stage} results (mm, mm/frame², %)")
+    for column in ("method", "MPJPE", "MPVPE", "MPVPE (joints)", "Accel", "Bone CV %"):
         table.add_column(column, justify="left" if column == "method" else "right")
     rows = {
-        "input (unrefined)": [value("input_mpjpe"), None, value("input_accel")],
-        "refined": [value("mpjpe"), value("mpvpe"), value("accel")],
+        "input (unrefined)": [value("input_mpjpe"), None, None, value("input_accel"), value("input_bone_cv")],
+        "refined": [value("mpjpe"), value("mpvpe"), value("mpvpe_joints"), value("accel"), value("bone_cv")],
     }
     for name, values in rows.items():
         table.add_row(name, *("-" if v is None else f"{v:.2f}" for v in values))
     gains = []
-    for refined, original in ((rows["refined"][0], rows["input (unrefined)"][0]), (rows["refined"][2], rows["input (unrefined)"][2])):
+    for refined, original in ((rows["refined"][0], rows["input (unrefined)"][0]), (rows["refined"][3], rows["input (unrefined)"][3])):
         gains.append("-" if refined is None or not original else f"{100 * (original - refined) / original:+.1f}%")
-    table.add_row("improvement", gains[0], "-", gains[1])
+    table.add_row("improvement", gains[0], "-", "-", gains[1], "-")
     (console or Console()).print(table)
 
 

@@ -44,3 +44,19 @@ def test_config_typo_names_the_key():
     assert result.returncode != 0
     assert "lrr" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_results_table_prints_both_mpvpes():
+    from rich.console import Console
+
+    from handprior.lightning_cli import print_results_table
+
+    metrics = {"test/mpjpe": 9.5, "test/mpvpe": 7.25, "test/mpvpe_joints": 12.5, "test/accel": 1.9}
+    metrics.update({"test/input_mpjpe": 10.0, "test/input_accel": 6.8})
+    console = Console(record=True, width=200)
+    print_results_table(metrics, "test", console)
+    text = console.export_text()
+    header = next(line for line in text.splitlines() if "MPJPE" in line)
+    refined = next(line for line in text.splitlines() if line.lstrip("│ ").startswith("refined"))
+    assert header.index("MPVPE") < header.index("MPVPE (joints)")  # the cited protocol first, then by the joints
+    assert refined.index("7.25") < refined.index("12.50")

@@ -34,7 +34,7 @@ TINY = [
     "--trainer.accelerator=cpu",
 ]  # fmt: skip
 DDP = ["--trainer.devices=2", "--trainer.strategy=ddp"]
-METRICS = {"mpjpe", "mpvpe", "accel"}
+METRICS = {"mpjpe", "mpvpe", "mpvpe_joints", "accel", "bone_cv"}
 
 
 def free_port() -> int:
@@ -79,7 +79,7 @@ def test_fit_and_test_on_two_processes_equal_one_process(tmp_path: Path) -> None
 
     rows = read_rows(ddp_rows)
     keys = [(row.method, row.metric) for row in rows]
-    assert len(keys) == len(set(keys)) == 5, keys  # one row per metric, written by rank 0 only
+    assert len(keys) == len(set(keys)) == 8, keys  # one row per metric, written by rank 0 only
     assert {row.metric for row in rows} == METRICS
     ddp = {(row.method, row.metric): row.value for row in rows}
     single = {(row.method, row.metric): row.value for row in read_rows(single_rows)}

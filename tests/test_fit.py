@@ -32,7 +32,8 @@ def test_fit_twice_in_one_folder_then_test_a_checkpoint(tmp_path, monkeypatch, c
     out = capsys.readouterr().out
     assert out.count("test results") == 2 and "input (unrefined)" in out
     metrics = (runs[0] / "metrics.csv").read_text().splitlines()[0]
-    for name in ("val/mpjpe", "val/mpvpe", "val/accel", "val/input_mpjpe", "test/mpjpe", "test/input_accel"):
+    names = ("val/mpjpe", "val/mpvpe", "val/mpvpe_joints", "val/accel", "val/input_mpjpe", "test/mpjpe")
+    for name in (*names, "test/mpvpe", "test/mpvpe_joints", "test/input_accel"):
         assert name in metrics
     ckpt = runs[0] / "checkpoints" / "last.ckpt"
     torch.load(ckpt, weights_only=True)  # checkpoints hold no pickled classes

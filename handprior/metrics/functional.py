@@ -1,7 +1,9 @@
 """Pure metric functions (definitions: docs/architecture.md, "Metrics"). Inputs in mm, canonical joint order; outputs per frame or per joint.
 
 Alignment follows the paper: both sequences are translated so the root (wrist) is at the origin and the
-prediction is scaled so that its reference bone (wrist -> middle MCP) has the ground-truth length.
+prediction is scaled so that its reference bone (wrist -> middle MCP) has the ground-truth length. A mesh is
+rooted and scaled by joints: :func:`mpvpe` by the joints regressed from each mesh itself (the protocol of the
+evaluation the paper cites), :func:`mpvpe_joints` by joints given beside the meshes (e.g. the refined joints).
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from handprior.body.joints import MIDDLE_MCP, WRIST
+from handprior.body.joints import BONES, MIDDLE_MCP, WRIST
 
 EPS = 1e-8
 
@@ -56,10 +58,40 @@ def mpjpe(pred: Tensor, gt: Tensor, root: int = WRIST, scale: bool = True) -> Te
     return aligned_errors(pred, gt, root=root, scale=scale).mean(dim=-1)
 
 
-def mpvpe(
-    pred_verts: Tensor, gt_verts: Tensor, pred_joints: Tensor, gt_joints: Tensor, root: int = WRIST, scale: bool = True
+def regress_joints(verts: Tensor, regressor: Tensor) -> Tensor:
+    """Joints of a mesh by a linear joint regressor: verts (...,V,3), regressor (J,V) -> (...,J,3)."""
+    return torch.einsum("jv,...vc->...jc", regressor.to(verts.device, verts.dtype), verts)
+
+
+def mpvpe(pred_verts: Tensor, gt_verts: Tensor, regressor: Tensor, *, root: int = WRIST, scale: bool = True) -> Tensor:
+    """Mean per-vertex position error per frame, mm, each mesh rooted and scaled by its own joints:
+    (...,V,3) x2, regressor (J,V) -> (...).
+
+    The joints of the predicted and of the ground-truth mesh are regressed from the meshes themselves
+    (``regressor``: the MANO joint regressor in canonical order, ``ManoLayer.joint_regressor()``); both are
+    translated to their own root and the prediction is scaled by its regressed wrist -> middle-MCP bone, so an
+    error in overall hand size alone costs nothing (the protocol of the evaluation the paper cites).
+    """
+    pred_joints = regress_joints(pred_verts, regressor)  # (...,J,3)
+    gt_joints = regress_joints(gt_verts, regressor)  # (...,J,3)
+    return aligned_errors(pred_verts, gt_verts, pred_joints, gt_joints, root=root, scale=scale).mean(dim=-1)
+
+
+def mpvpe_joints(
+    pred_verts: Tensor,
+    gt_verts: Tensor,
+    pred_joints: Tensor,
+    gt_joints: Tensor,
+    *,
+    root: int = WRIST,
+    scale: bool = True,
 ) -> Tensor:
-    """Mean per-vertex position error per frame, mm, aligned by the joints' root and bone: (...,V,3) -> (...)."""
+    """Mean per-vertex position error per frame, mm, rooted and scaled by joints given beside the meshes:
+    (...,V,3) x2, (...,J,3) x2 -> (...).
+
+    With the refined joints for the prediction, an error of the mesh's overall size (from beta) against the
+    joints counts in full.
+    """
     return aligned_errors(pred_verts, gt_verts, pred_joints, gt_joints, root=root, scale=scale).mean(dim=-1)
 
 
@@ -82,3 +114,19 @@ def accel_errors(pred: Tensor, gt: Tensor, root: int = WRIST, pad: bool = False)
         zero = errors.new_zeros(1)
         errors = torch.cat([zero, errors, zero])
     return errors
+
+
+def bone_lengths(joints: Tensor, bones: tuple[tuple[int, int], ...] = BONES) -> Tensor:
+    """Length of each bone (parent -> child) of the 21-joint skeleton, mm: (...,J,3) -> (...,B), B = 20."""
+    index = torch.tensor(bones, device=joints.device)  # (B,2)
+    return (joints[..., index[:, 1], :] - joints[..., index[:, 0], :]).norm(dim=-1)
+
+
+def bone_length_variation(joints: Tensor, bones: tuple[tuple[int, int], ...] = BONES) -> Tensor:
+    """Bone-length consistency of one whole sequence: each bone's standard deviation over time divided by its mean
+    length (a real hand's bones do not change), (L,J,3) -> (B,), a fraction (0.01 = 1 %).
+
+    The standard deviation is the population one (over the L frames); a one-frame sequence gives zeros.
+    """
+    lengths = bone_lengths(joints.double(), bones)  # (L,B)
+    return lengths.std(dim=0, unbiased=False) / lengths.mean(dim=0).clamp_min(EPS)  # (B,)

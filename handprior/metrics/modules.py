@@ -51,15 +51,30 @@ class MPJPE(_MeanError):
 
 
 class MPVPE(_MeanError):
-    """Mean per-vertex position error in mm, aligned with the joints' root and bone scale."""
+    """Mean per-vertex position error in mm, each mesh rooted and scaled by its own joints, regressed from it with
+    the MANO joint regressor (the protocol of the evaluation the paper cites; :func:`functional.mpvpe`)."""
 
     def __init__(self, root: int = WRIST, scale: bool = True, **kwargs) -> None:
         super().__init__("mpvpe", **kwargs)
         self.root, self.scale = root, scale
 
+    def update(self, pred_verts: Tensor, gt_verts: Tensor, regressor: Tensor) -> None:
+        """pred_verts, gt_verts: (...,V,3) mm; regressor: (J,V), ``ManoLayer.joint_regressor()``."""
+        self._accumulate(F.mpvpe(pred_verts, gt_verts, regressor, root=self.root, scale=self.scale))
+
+
+class MPVPEJoints(_MeanError):
+    """Mean per-vertex position error in mm, rooted and scaled by joints given beside the meshes (the refined
+    joints for the prediction), so a mesh whose size disagrees with the joints is penalised in full
+    (:func:`functional.mpvpe_joints`)."""
+
+    def __init__(self, root: int = WRIST, scale: bool = True, **kwargs) -> None:
+        super().__init__("mpvpe_joints", **kwargs)
+        self.root, self.scale = root, scale
+
     def update(self, pred_verts: Tensor, gt_verts: Tensor, pred_joints: Tensor, gt_joints: Tensor) -> None:
         """pred_verts, gt_verts: (...,V,3) mm; pred_joints, gt_joints: (...,J,3) mm."""
-        self._accumulate(F.mpvpe(pred_verts, gt_verts, pred_joints, gt_joints, self.root, self.scale))
+        self._accumulate(F.mpvpe_joints(pred_verts, gt_verts, pred_joints, gt_joints, root=self.root, scale=self.scale))
 
 
 class AccelError(_MeanError):
@@ -72,3 +87,18 @@ class AccelError(_MeanError):
     def update(self, pred_joints: Tensor, gt_joints: Tensor) -> None:
         """pred_joints, gt_joints: (L,J,3) mm, one whole sequence."""
         self._accumulate(F.accel_errors(pred_joints, gt_joints, self.root, self.pad))
+
+
+class BoneLengthVariation(_MeanError):
+    """Bone-length consistency in percent: per bone, its standard deviation over a sequence divided by its mean
+    length, averaged over bones and sequences (:func:`functional.bone_length_variation`; 0 for a rigid skeleton).
+    Call ``update`` once per whole sequence; it needs no ground truth."""
+
+    higher_is_better = False
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__("bone_cv", **kwargs)
+
+    def update(self, joints: Tensor) -> None:
+        """joints: (L,J,3), one whole sequence (any unit)."""
+        self._accumulate(100.0 * F.bone_length_variation(joints))

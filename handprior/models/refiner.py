@@ -22,7 +22,7 @@ from torch import Tensor, nn
 from handprior.errors import HandpriorInputError
 from handprior.inference.model import RefinementModel
 from handprior.metrics.functional import root_relative
-from handprior.metrics.modules import MPJPE, MPVPE, AccelError
+from handprior.metrics.modules import MPJPE, MPVPE, AccelError, BoneLengthVariation, MPVPEJoints
 from handprior.models.checkpoint import check_compatible, load_checkpoint, network_from_checkpoint
 from handprior.models.losses import LossWeights, accel_loss, param_loss, position_loss
 from handprior.models.nets.output import NetOutput
@@ -31,8 +31,8 @@ from handprior.training.optimizer import adamw
 STAGES = ("val", "test")
 # HandRefiner arguments that say how to evaluate, not what was trained: each run's choice, never stored.
 EVALUATION_SETTINGS = ("eval_stride", "eval_chunk", "accel_pad")
-REFINED_METRICS = ("mpjpe", "mpvpe", "accel")
-INPUT_METRICS = ("input_mpjpe", "input_accel")
+REFINED_METRICS = ("mpjpe", "mpvpe", "mpvpe_joints", "accel", "bone_cv")
+INPUT_METRICS = ("input_mpjpe", "input_accel", "input_bone_cv")
 
 
 class HandRefiner(L.LightningModule):
@@ -100,9 +100,12 @@ class HandRefiner(L.LightningModule):
                     {
                         "mpjpe": MPJPE(),
                         "mpvpe": MPVPE(),
+                        "mpvpe_joints": MPVPEJoints(),
                         "accel": AccelError(pad=accel_pad),
                         "input_mpjpe": MPJPE(),
                         "input_accel": AccelError(pad=accel_pad),
+                        "bone_cv": BoneLengthVariation(),
+                        "input_bone_cv": BoneLengthVariation(),
                     }
                 )
                 for stage in STAGES
@@ -180,11 +183,15 @@ class HandRefiner(L.LightningModule):
         metrics["accel"].update(refined["joints"], gt)
         metrics["input_mpjpe"].update(pred, gt)
         metrics["input_accel"].update(pred, gt)
+        metrics["bone_cv"].update(refined["joints"])
+        metrics["input_bone_cv"].update(pred)
         if refined["theta"] is not None and batch["has_mano"]:
             beta = refined["beta"] if refined["beta"] is not None else batch["gt_beta"]
             pred_v = self.inference.mesh(refined["theta"], beta, refined["joints"][:, 0])
             gt_v = self.inference.mesh(batch["gt_theta"], batch["gt_beta"], gt[:, 0])
-            metrics["mpvpe"].update(pred_v, gt_v, refined["joints"], gt)
+            # Each mesh rooted and scaled by its own regressed joints (the cited protocol), and by the joints.
+            metrics["mpvpe"].update(pred_v, gt_v, self.inference.mano.joint_regressor())
+            metrics["mpvpe_joints"].update(pred_v, gt_v, refined["joints"], gt)
         return refined
 
     def _log_epoch(self, stage: str) -> None:

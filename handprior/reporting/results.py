@@ -75,6 +75,16 @@ def _dataset(trainer: L.Trainer) -> str:
     return type(datamodule).__name__
 
 
+def _data_version(trainer: L.Trainer) -> str:
+    """The version of the test data (a sequence store's meta.json "benchmark_version", e.g. the synthetic
+    benchmark's "v2"), or "" when the DataModule does not record one."""
+    stores = getattr(trainer.datamodule, "stores", None) or {}
+    store = stores.get("test") if isinstance(stores, Mapping) else None
+    meta = getattr(store, "meta", None)
+    version = meta.get("benchmark_version") if isinstance(meta, Mapping) else None
+    return str(version) if version is not None else ""
+
+
 def _config(trainer: L.Trainer) -> str:
     if trainer.log_dir is not None and (Path(trainer.log_dir) / "config.yaml").exists():
         return str((Path(trainer.log_dir) / "config.yaml").resolve())
@@ -96,7 +106,8 @@ class ResultRowsWriter(L.Callback):
 
     The unrefined input (``test/input_*``) is written as method "input". Columns the callback cannot know are
     filled from the run: the seed from ``seed_everything``, the group from the W&B logger, the dataset from
-    the DataModule's root folder, the config from the run's saved ``config.yaml``.
+    the DataModule's root folder, its version from the test store's meta.json, the config from the run's saved
+    ``config.yaml``.
     """
 
     def __init__(
@@ -134,6 +145,7 @@ class ResultRowsWriter(L.Callback):
             dataset=self.dataset or _dataset(trainer),
             config=self.config if self.config is not None else saved_config,
             git_sha=git_sha(),
+            data_version=_data_version(trainer),
         )
         append_rows(self.path, rows)
         self.written = rows

@@ -1,6 +1,8 @@
 """Long-format result rows in one CSV that many runs share (one row per run x metric); no Lightning import.
 
-Columns: ``timestamp, run_id, group, method, seed, dataset, split, metric, value, unit, config, git_sha``.
+Columns: ``timestamp, run_id, group, method, seed, dataset, split, metric, value, unit, config, git_sha,
+data_version`` (the dataset's version, e.g. the synthetic benchmark's "v2"; files written before that column
+existed still read, their rows with an empty ``data_version``, and the next write adds the column).
 Writes hold a ``filelock.FileLock`` (``<csv>.lock``), so parallel runs, sweep agents and benchmark workers
 can write to the same file; ``handprior table`` pivots it into mean ± std per method.
 
@@ -39,7 +41,7 @@ from handprior.errors import HandpriorInputError
 from handprior.models.registry import registered_class_paths
 
 INPUT_METHOD = "input"
-UNITS = {"mpjpe": "mm", "mpvpe": "mm", "accel": "mm/frame^2"}
+UNITS = {"mpjpe": "mm", "mpvpe": "mm", "mpvpe_joints": "mm", "accel": "mm/frame^2", "bone_cv": "%"}
 RUN_ID_ENV = "HANDPRIOR_RUN_ID"  # set by `handprior bench` so that it can find a run's rows
 
 
@@ -59,9 +61,11 @@ class ResultRow:
     unit: str
     config: str
     git_sha: str
+    data_version: str = ""  # e.g. the synthetic benchmark's version ("v2"); "" when unknown
 
 
 COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(ResultRow))
+LEGACY_COLUMNS: tuple[str, ...] = COLUMNS[:-1]  # files written before data_version was recorded
 
 
 def lock_for(path: str | Path) -> FileLock:
@@ -132,7 +136,8 @@ def _parse(path: Path) -> list[_Record]:
     if not lines:
         return []
     header = ",".join(lines[0])
-    if lines[0] != list(COLUMNS):
+    legacy = lines[0] == list(LEGACY_COLUMNS)
+    if lines[0] != list(COLUMNS) and not legacy:
         if len(lines) == 1 and ",".join(COLUMNS).startswith(header):  # a header cut short by a crash
             return []
         raise HandpriorInputError(f"not a results CSV: its header is {header!r}, expected {','.join(COLUMNS)!r}", path)
@@ -141,7 +146,10 @@ def _parse(path: Path) -> list[_Record]:
     for number, cells in enumerate(lines[1:], start=1):
         if not cells:
             continue  # a blank line
-        row = None if ends_cut and number == len(lines) - 1 else _row(cells)
+        cut = ends_cut and number == len(lines) - 1
+        if legacy and not cut and len(cells) == len(LEGACY_COLUMNS):
+            cells = [*cells, ""]  # no data_version recorded
+        row = None if cut else _row(cells)
         if row is not None:
             records.append(_Record(cells, row, row.run_id))
         elif len(cells) > run_column + 1:  # the run id is whole
@@ -202,9 +210,10 @@ def metric_rows(
     config: str = "",
     git_sha: str = "",
     timestamp: str | None = None,
+    data_version: str = "",
 ) -> list[ResultRow]:
     """Rows for the ``{stage}/*`` metrics of a run: ``{stage}/input_<m>`` go to method "input", the rest to
-    ``method``. Values may be tensors or numbers."""
+    ``method``. Values may be tensors or numbers; ``data_version`` is the dataset's version (e.g. "v2")."""
     stamp = timestamp or datetime.now(timezone.utc).isoformat(timespec="seconds")
     rows = []
     for key in sorted(metrics):
@@ -226,6 +235,7 @@ def metric_rows(
                 unit=UNITS.get(metric, ""),
                 config=config,
                 git_sha=git_sha,
+                data_version=data_version,
             )
         )
     return rows

@@ -231,8 +231,10 @@ def test_smoke_bench_survives_sigkill_and_resumes(tmp_path):
             ("ours", "mpvpe"),
             ("ours", "mpvpe_joints"),
             ("ours", "accel"),
+            ("ours", "bone_cv"),
             ("input", "mpjpe"),
             ("input", "accel"),
+            ("input", "bone_cv"),
         ]
     )
     for label in ("input", "Savitzky-Golay", "ours", "MPJPE", "seeds"):

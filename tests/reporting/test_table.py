@@ -14,11 +14,13 @@ t,a,g,input,1,synthetic,test,accel,8.0,mm/frame^2,c,s
 t,a,g,HandPriorNet,1,synthetic,test,mpjpe,6.0,mm,c,s
 t,a,g,HandPriorNet,1,synthetic,test,accel,4.0,mm/frame^2,c,s
 t,a,g,HandPriorNet,1,synthetic,test,mpvpe,7.0,mm,c,s
+t,a,g,HandPriorNet,1,synthetic,test,mpvpe_joints,12.0,mm,c,s
 t,b,g,input,2,synthetic,test,mpjpe,12.0,mm,c,s
 t,b,g,input,2,synthetic,test,accel,8.0,mm/frame^2,c,s
 t,b,g,HandPriorNet,2,synthetic,test,mpjpe,8.0,mm,c,s
 t,b,g,HandPriorNet,2,synthetic,test,accel,6.0,mm/frame^2,c,s
 t,b,g,HandPriorNet,2,synthetic,test,mpvpe,9.0,mm,c,s
+t,b,g,HandPriorNet,2,synthetic,test,mpvpe_joints,14.0,mm,c,s
 t,c,g,input,1,synthetic,test,mpjpe,10.0,mm,c,s
 t,c,g,input,1,synthetic,test,accel,8.0,mm/frame^2,c,s
 t,c,g,Gaussian1d,1,synthetic,test,mpjpe,9.9,mm,c,s
@@ -42,6 +44,7 @@ def test_mean_std_over_seeds_and_improvement(results_csv):
     ours = by["ours"].stats
     assert ours["mpjpe"].mean == pytest.approx(7.0) and ours["mpjpe"].std == pytest.approx(2**0.5)
     assert ours["accel"].mean == pytest.approx(5.0) and ours["mpvpe"].mean == pytest.approx(8.0)
+    assert ours["mpvpe_joints"].mean == pytest.approx(13.0)  # the second MPVPE, a column of its own
     assert ours["mpjpe"].n == 2 and by["ours"].seeds == 2
     inp = by["input"].stats
     assert inp["mpjpe"].mean == pytest.approx(11.0) and inp["mpjpe"].n == 2  # seed 1 counted once
@@ -60,10 +63,11 @@ def test_group_filter(results_csv):
 def test_markdown_cells(results_csv):
     text = to_markdown(summarize(read_rows(results_csv)))
     lines = text.strip().splitlines()
-    assert lines[0] == "| method | seeds | MPJPE | MPVPE | Accel | MPJPE gain | Accel gain |"
-    assert lines[2] == "| input | 2 | 11.00 ± 1.41 | - | 8.00 ± 0.00 | - | - |"
-    assert lines[4] == "| ours | 2 | 7.00 ± 1.41 | 8.00 ± 1.41 | 5.00 ± 1.41 | +36.4% | +37.5% |"
-    assert lines[3] == "| Gaussian1d | 1 | 9.90 | - | 5.50 | +10.0% | +31.2% |"
+    header = "| method | seeds | MPJPE | MPVPE | MPVPE (joints) | Accel | Bone CV % | MPJPE gain | Accel gain |"
+    assert lines[0] == header
+    assert lines[2] == "| input | 2 | 11.00 ± 1.41 | - | - | 8.00 ± 0.00 | - | - | - |"
+    assert lines[4] == "| ours | 2 | 7.00 ± 1.41 | 8.00 ± 1.41 | 13.00 ± 1.41 | 5.00 ± 1.41 | - | +36.4% | +37.5% |"
+    assert lines[3] == "| Gaussian1d | 1 | 9.90 | - | - | 5.50 | - | +10.0% | +31.2% |"
 
 
 def test_several_datasets_get_a_column(results_csv):
