@@ -12,6 +12,11 @@ network as configuration, which is only resolved against handprior's registry of
 
 from __future__ import annotations
 
+import contextlib
+import glob
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -20,17 +25,29 @@ import torch
 from torch import Tensor, nn
 
 from handprior.body.joints import SIDES, mirror_x
+from handprior.data.file_checks import check_no_clash, check_writable
 from handprior.data.user_npz import check_joints
 from handprior.errors import HandpriorInputError
 from handprior.inference.devices import resolve_device
-from handprior.inference.io import SequenceFile, check_command_files, check_layout, read_sequence, write_output
+from handprior.inference.io import (
+    FORMATS,
+    SequenceFile,
+    check_command_files,
+    check_layout,
+    output_files,
+    read_sequence,
+    write_output,
+)
 from handprior.inference.model import RefinementModel
 from handprior.inference.preprocess import TO_MM, fill_gaps, resolve_units
 from handprior.inference.streaming import StreamingRefiner
+from handprior.metrics.functional import acceleration, bone_length_variation
+from handprior.progress import progress_bar, progress_wanted
 
 TRAINING_FPS = 30.0  # the built-in benchmark and handprior's datasets
 MIRROR_THETA = torch.tensor([1.0, -1.0, -1.0])  # axis-angle of a mirrored (x -> -x) rotation, per joint
 MAX_PLOTTED = 5  # sequences plotted by `handprior refine --plot`
+WINDOWS = ("seamless", "evaluation")  # how offline refinement joins its windows
 
 
 class Refiner:
@@ -83,6 +100,10 @@ class Refiner:
         online: bool = False,
         lag: int = 0,
         compile: bool = False,
+        windows: Literal["seamless", "evaluation"] = "seamless",
+        stride: int | None = None,
+        taper: int | None = None,
+        progress: Callable[[int], None] | None = None,
     ) -> dict[str, Any]:
         """Refine one sequence of any length.
 
@@ -98,12 +119,22 @@ class Refiner:
             lag: with ``online``, frames of delay: each frame is read ``lag`` frames back in the causal window,
                 so the network sees ``lag`` frames after it (0 <= lag < T).
             compile: with ``online``, ``torch.compile`` the per-frame call (faster frames after a one-off compile).
+            windows: offline, how overlapping windows are joined. ``seamless``: windows every third of a window,
+                blended with weights that ramp down over half a window at each end, so a frame's value moves
+                smoothly from one window to the next (no step where windows meet); ``evaluation``: the protocol
+                of ``handprior test``, each frame from one window (stride = the window, equal weights).
+            stride: offline, frames between window starts (default: the ``windows`` setting's).
+            taper: offline, frames over which a window's weight ramps down at each end (0: equal weights;
+                default: the ``windows`` setting's).
+            progress: called with the number of frames finished, as refinement goes (they add up to L).
 
         Returns:
             ``joints (L,21,3)`` refined, in the input's units and side; ``theta (L,48)`` and ``beta (L,10)``
             MANO parameters (None for networks without a MANO head; for a left hand, in the left MANO
             model's convention); with ``mano``, ``vertices`` and ``faces``; ``units``, ``side``,
-            ``interpolated (L,)`` (frames that were filled) and ``notes`` (what was detected or done).
+            ``interpolated (L,)`` (frames that were filled), ``notes`` (what was detected or done), and
+            ``jitter`` and ``bone_cv``: (input, refined) mean acceleration (mm/frame²) and bone-length variation
+            (%, per bone std / mean over the sequence) of the input as refined (gaps filled) and of the output.
         """
         if side not in SIDES:
             raise HandpriorInputError(f"side must be 'right' or 'left', got {side!r}", source)
@@ -111,6 +142,11 @@ class Refiner:
             raise HandpriorInputError(f"interpolate_gaps must be >= 0, got {interpolate_gaps}", source)
         if not online and (lag or compile):
             raise HandpriorInputError("lag and compile apply to online (streaming) refinement: add --online")
+        if windows not in WINDOWS:
+            raise HandpriorInputError(f"windows must be one of {', '.join(WINDOWS)}, got {windows!r}", source)
+        if online and (windows != "seamless" or stride is not None or taper is not None):
+            raise HandpriorInputError("windows, stride and taper apply to offline refinement: drop --online")
+        stride, taper = self._blending(windows, stride, taper, source)
         array = joints.detach().cpu().numpy() if isinstance(joints, Tensor) else np.asarray(joints)
         check_layout(array, "joints", source)
         if len(array) == 0:
@@ -129,15 +165,18 @@ class Refiner:
                 stream = StreamingRefiner(self.model, self.window, compile=compile, lag=lag)
             except ValueError as error:  # the lag's range is StreamingRefiner's to check
                 raise HandpriorInputError(str(error), source) from None
-            out = stream.refine_sequence(torch.from_numpy(mm).to(self.device))
+            out = stream.refine_sequence(torch.from_numpy(mm).to(self.device), progress)
         else:
             if len(mm) < self.window and not self.model.sequence_level:
                 notes.append(
                     f"the sequence has {len(mm)} frames, fewer than the network's window of {self.window}: it was "
                     "padded by repeating its last frame"
                 )
-            out = self.model.refine_sequence(torch.from_numpy(mm).to(self.device))
+            out = self.model.refine_sequence(torch.from_numpy(mm).to(self.device), stride, taper, progress)
         result: dict[str, Any] = {"units": units, "side": side, "interpolated": interpolated, "notes": notes}
+        before, after = torch.from_numpy(mm).double(), out["joints"].detach().double().cpu()  # (L,21,3) mm
+        result["jitter"] = (_jitter(before), _jitter(after))
+        result["bone_cv"] = tuple(100.0 * float(bone_length_variation(j).mean()) for j in (before, after))
         result["joints"] = self._to_user(out["joints"], side, units)
         theta, beta = out["theta"], out["beta"]
         result["theta"] = None if theta is None else self._theta_to_user(theta, side).cpu().numpy()
@@ -145,6 +184,15 @@ class Refiner:
         if mano:
             result.update(self._mesh(out["joints"], theta, beta, side, units, notes))
         return result
+
+    def _blending(self, windows: str, stride: int | None, taper: int | None, source: Any) -> tuple[int, int]:
+        """The stride and taper of offline refinement: the ``windows`` setting's, with the given ones instead."""
+        default = self.model.seamless() if windows == "seamless" else (self.window, 0)
+        stride = default[0] if stride is None else stride
+        taper = default[1] if taper is None else taper
+        if stride < 1 or taper < 0:
+            raise HandpriorInputError(f"stride must be >= 1 and taper >= 0, got {stride} and {taper}", source)
+        return stride, taper
 
     def _to_user(self, points_mm: Tensor, side: str, units: str) -> np.ndarray:
         """Right-hand mm (...,3) -> the user's side and units, as numpy."""
@@ -197,27 +245,37 @@ def refine(
     online: bool = False,
     lag: int = 0,
     compile: bool = False,
+    windows: Literal["seamless", "evaluation"] = "seamless",
+    stride: int | None = None,
+    taper: int | None = None,
+    quiet: bool = False,
 ) -> None:
-    """Refine your own per-frame 3D hand joints with a trained checkpoint.
+    """Refine your own per-frame 3D hand joints with a trained checkpoint: one file, or many at once.
 
     Joints are 21 per frame in handprior's order: wrist, then thumb, index, middle, ring, pinky, each from the
     palm to the tip. The refined joints are written in the input's units and layout, in the format of the
-    output's extension.
+    output's extension. A line per file says its frames, fps, units, the time taken, and the input -> refined
+    jitter (mean acceleration, mm/frame²) and bone-length variation (per bone std / mean, %).
 
     Args:
         ckpt: a checkpoint written by `handprior fit` (loaded weights-only; it alone rebuilds the model).
-        input: the sequence file: .npz with pred (N,21,3) (optional: joints = ground truth, offsets (S+1,) for
+        input: the sequence file, or a folder or a quoted glob ("clips/*.json") of them (then --output is a
+            folder). A file: .npz with pred (N,21,3) (optional: joints = ground truth, offsets (S+1,) for
             several sequences, names, fps); .json, a list of frames of 21 [x, y, z] (or 63 numbers), or
             {"frames": [...], "fps": N}; .csv, one row per frame with 63 columns (header optional) or
             joint-named columns wrist_x, ..., pinky4_z (+ frame/time/timestamp, copied through).
         output: where to write the refined sequence (.npz, .json or .csv); .npz also keeps the input and, with
-            --mano, theta/beta/vertices/faces; for .json/.csv those go to <output stem>.mano.npz.
+            --mano, theta/beta/vertices/faces; for .json/.csv those go to <output stem>.mano.npz. For a folder
+            or glob input, a folder (created if needed): one output per input, same name and format. The model
+            is loaded once; a file that cannot be read or refined is reported and skipped, the others are
+            refined, and the command ends with a summary and exit status 1 if any failed.
         side: the hand: left hands are mirrored (x -> -x) for the network and back.
         fps: frame rate of the input (default: the file's, if it has one); recorded in the .npz output.
         units: mm, m, or auto (detected from the wrist-middle MCP bone length, and said).
         mano: also write the MANO pose, shape and mesh vertices.
         mano_model: the MANO model folder or file, instead of the one the checkpoint was trained with.
-        plot: a folder for figures and a GIF of input vs refined (and ground truth, if the .npz has it).
+        plot: a folder for figures and a GIF of input vs refined (and ground truth, if the .npz has it); for
+            several inputs, a subfolder per input.
         interpolate_gaps: fill runs of up to N missing (NaN/inf) frames by linear interpolation; 0 refuses them.
         device: auto (GPU if available), cpu, cuda, ...
         online: refine as a live stream would: each frame from a causal window of itself and the frames before
@@ -227,44 +285,162 @@ def refine(
             synthetic test set (README).
         compile: with --online, torch.compile the per-frame call (a one-off compile, then faster frames;
             timed in the README, "Real-time refinement").
+        windows: offline, how overlapping windows are joined. seamless (default): windows every third of a
+            window, blended with weights that ramp down over half a window at each end, so a frame moves
+            smoothly from one window's output to the next (no step where windows meet; about 3x the time);
+            evaluation: the protocol of `handprior test`, each frame from one window.
+        stride: offline, frames between window starts (default: the --windows setting's: 9 or 27 for T = 27).
+        taper: offline, frames over which a window's weight ramps down at each end, 0 = equal weights
+            (default: the --windows setting's: 13 or 0 for T = 27).
+        quiet: no progress bar (there is none either when stdout is not a terminal).
     """
     resolve_device(device)  # everything below up to the checkpoint is checked before any work starts
-    source = read_sequence(input)
-    kind = check_command_files(source, output, sidecar=mano, plot=plot,
-                               reads={"the checkpoint": ckpt, "the MANO model": mano_model})  # fmt: skip
-    if fps is not None:
-        if not fps > 0:
-            raise HandpriorInputError(f"--fps must be positive, got {fps}")
-        source.fps = float(fps)
-    units_found, unit_note = resolve_units(source.joints, units, source.path)
+    if fps is not None and not fps > 0:
+        raise HandpriorInputError(f"--fps must be positive, got {fps}")
+    inputs, many = resolve_inputs(input)
+    reads = {"the checkpoint": ckpt, "the MANO model": mano_model}
+    pairs = [(path, output_for(path, output, many)) for path in inputs]
+    if many:
+        check_writable(output, folder=True)
+        writes = {f"{role} of {path}": file for path, out in pairs for role, file in output_files(out, mano).items()}
+        check_no_clash({**{f"the input {path}": path for path, _ in pairs}, **reads}, writes)
+    settings = {"side": side, "fps": fps, "units": units, "mano": mano, "interpolate_gaps": interpolate_gaps,
+                "online": online, "lag": lag, "compile": compile, "windows": windows, "stride": stride,
+                "taper": taper}  # fmt: skip
+    jobs, failed = [], {}
+    for path, out in pairs:  # every file read and checked before the model loads
+        try:
+            figures = None if plot is None else (Path(plot) / path.stem if many else Path(plot))
+            jobs.append(_check_file(path, out, figures, reads, settings))
+        except HandpriorInputError as error:
+            if not many:
+                raise
+            failed[str(path)] = str(error)
+            print(f"handprior refine: skipped {path}: {error}")
+    if not jobs:
+        raise HandpriorInputError(f"no file to refine ({len(failed)} failed)", input)
+    refiner = Refiner.from_checkpoint(ckpt, device=device, mano_model=mano_model)
+    total = sum(len(job.source.joints) for job in jobs)
+    with contextlib.ExitStack() as stack:
+        bar, task = None, None
+        if progress_wanted(quiet):
+            bar = stack.enter_context(progress_bar("frames"))
+            task = bar.add_task("refining", total=total)
+        for job in jobs:
+            if bar is not None:
+                bar.update(task, description=job.source.path.name)
+            advance = None if bar is None else (lambda frames: bar.advance(task, frames))
+            try:
+                _refine_file(refiner, job, settings, advance)
+            except HandpriorInputError as error:
+                if not many:
+                    raise
+                failed[str(job.source.path)] = str(error)
+                print(f"handprior refine: skipped {job.source.path}: {error}")
+    if many:
+        done = len(inputs) - len(failed)
+        print(f"handprior refine: {done} of {len(inputs)} files refined into {output}"
+              + (f"; failed: {', '.join(failed)}" if failed else ""))  # fmt: skip
+        if failed:
+            raise SystemExit(1)
+
+
+def resolve_inputs(input: str) -> tuple[list[Path], bool]:
+    """The files an ``--input`` names, and whether it names many (a folder or a glob pattern): a folder's
+    .npz/.json/.csv files (not .mano.npz sidecars), or the files a pattern matches, sorted."""
+    path = Path(input)
+    if path.is_dir():
+        found = [file for file in sorted(path.iterdir()) if file.is_file() and file.suffix.lower() in FORMATS]
+        found = [file for file in found if not file.name.lower().endswith(".mano.npz")]
+    elif any(char in input for char in "*?[") and not path.exists():
+        found = [Path(name) for name in sorted(glob.glob(input)) if Path(name).is_file()]
+    else:
+        return [path], False
+    if not found:
+        raise HandpriorInputError(f"no .npz, .json or .csv file {'in' if path.is_dir() else 'matches'} {input}")
+    return found, True
+
+
+def output_for(path: Path, output: str, many: bool) -> Path:
+    """Where the refined ``path`` goes: ``output`` itself, or for many inputs ``output/<input's name>``."""
+    return Path(output) / path.name if many else Path(output)
+
+
+@dataclass
+class _Job:
+    """One input file, read and checked: where it goes, its units and figures."""
+
+    source: SequenceFile
+    output: Path
+    kind: str
+    units: str
+    unit_note: str
+    plot: Path | None
+
+
+def _check_file(path: Path, output: Path, plot: Path | None, reads: dict[str, Any], settings: dict) -> _Job:
+    """Read one input and check it and its outputs before any work (clashes, units, missing frames)."""
+    source = read_sequence(path)
+    kind = check_command_files(source, output, sidecar=settings["mano"], plot=plot, reads=reads)
+    if settings["fps"] is not None:
+        source.fps = float(settings["fps"])
+    units, unit_note = resolve_units(source.joints, settings["units"], source.path)
     for index in range(source.num_sequences):  # missing frames of every sequence, before the first is refined
         label = f"{source.path}[{source.names[index]}]" if source.num_sequences > 1 else source.path
-        fill_gaps(source.joints[source.sequence(index)], interpolate_gaps, label)
-    refiner = Refiner.from_checkpoint(ckpt, device=device, mano_model=mano_model)
-    print(f"handprior refine: {unit_note}")
+        fill_gaps(source.joints[source.sequence(index)], settings["interpolate_gaps"], label)
+    return _Job(source, output, kind, units, unit_note, plot)
+
+
+def _refine_file(refiner: Refiner, job: _Job, settings: dict, progress: Callable[[int], None] | None) -> None:
+    """Refine every sequence of one file, write the output (and figures), print the file's summary line."""
+    begin = time.perf_counter()
+    source, side, mano = job.source, settings["side"], settings["mano"]
+    print(f"handprior refine: {job.unit_note}")
     if source.fps is not None and abs(source.fps - TRAINING_FPS) > 0.1 * TRAINING_FPS:
         print(f"handprior refine: the input is {source.fps:g} fps; refiners are trained on {TRAINING_FPS:g} fps "
               "sequences, so motion per window differs (consider resampling)")  # fmt: skip
+    options = {key: settings[key] for key in ("online", "lag", "compile", "windows", "stride", "taper")}
     results = []
     for index in range(source.num_sequences):
         frames = source.sequence(index)
         name = source.names[index]
         label = f"{source.path}[{name}]" if source.num_sequences > 1 else source.path
-        result = refiner.refine(
-            source.joints[frames], side, units_found, mano, interpolate_gaps, label, online, lag, compile
-        )
+        result = refiner.refine(source.joints[frames], side, job.units, mano, settings["interpolate_gaps"], label,
+                                progress=progress, **options)  # fmt: skip
         for note in result["notes"][1:]:  # the units were reported once for the file
             print(f"handprior refine: {name}: {note}")
         results.append(result)
     refined = np.concatenate([r["joints"] for r in results])
-    arrays = _extra_arrays(results, source, side, units_found, refiner, mano)
-    if not mano and kind != "npz":
+    arrays = _extra_arrays(results, source, side, job.units, refiner, mano)
+    if not mano and job.kind != "npz":
         arrays = {}  # nothing for a sidecar file
-    written = write_output(output, source, refined, arrays, decimals=4 if units_found == "mm" else 7)
+    written = write_output(job.output, source, refined, arrays, decimals=4 if job.units == "mm" else 7)
     for path in written:
         print(f"handprior refine: wrote {path}")
-    if plot is not None:
-        _plot(plot, source, results, units_found)
+    if job.plot is not None:
+        _plot(str(job.plot), source, results, job.units)
+    print(f"handprior refine: {file_summary(job, results, time.perf_counter() - begin, settings['units'])}")
+
+
+def file_summary(job: _Job, results: list[dict[str, Any]], seconds: float, stated_units: str) -> str:
+    """One line per file: frames, fps, units, time, and input -> refined jitter and bone-length variation
+    (jitter averaged over the frames of all sequences, bone-length variation over the sequences)."""
+    weights = np.array([max(len(r["joints"]) - 2, 0) for r in results], dtype=np.float64)  # (S,) accelerations
+    jitter = np.array([r["jitter"] for r in results])  # (S,2) input, refined
+    jitter = (np.nansum(jitter * weights[:, None], axis=0) / weights.sum()) if weights.sum() else [np.nan] * 2
+    bone_cv = np.mean([r["bone_cv"] for r in results], axis=0)  # (2,)
+    fps = "fps unknown" if job.source.fps is None else f"{job.source.fps:g} fps"
+    how = "detected" if stated_units == "auto" else "given"
+    return (f"{job.source.path.name}: {len(job.source.joints)} frames, {fps}, units {job.units} ({how}), "
+            f"{seconds:.1f} s; jitter {jitter[0]:.2f} -> {jitter[1]:.2f} mm/frame², "
+            f"bone-length variation {bone_cv[0]:.1f}% -> {bone_cv[1]:.1f}%")  # fmt: skip
+
+
+def _jitter(joints: Tensor) -> float:
+    """Mean acceleration magnitude of a sequence, mm/frame²: (L,21,3) mm -> a number (NaN under 3 frames)."""
+    if len(joints) < 3:
+        return float("nan")
+    return float(acceleration(joints).norm(dim=-1).mean())
 
 
 def _extra_arrays(
