@@ -25,12 +25,11 @@ import torch
 from rich.console import Console
 
 from handprior.data.datamodule import SyntheticDataModule
-from handprior.data.datasets import SequenceDataset
 from handprior.data.store import SequenceStore
 from handprior.inference.model import RefinementModel
-from handprior.metrics.modules import MPJPE, AccelError
 from handprior.reporting.rows import ResultRow, append_rows, git_sha, read_rows
 from handprior.reporting.table import summarize, to_markdown, to_rich
+from handprior.reporting.tune import score as score_store
 
 
 def best_checkpoint(config_path: str) -> Path:
@@ -45,12 +44,7 @@ def best_checkpoint(config_path: str) -> Path:
 def score(model: RefinementModel, store: SequenceStore, stride: int, accel_pad: bool = False) -> dict[str, float]:
     """MPJPE (mm) and Accel (mm/frame^2) of ``model`` on every sequence of ``store`` at ``eval_stride=stride``."""
     model.eval_stride = stride
-    mpjpe, accel = MPJPE(), AccelError(pad=accel_pad)
-    for item in SequenceDataset(store):  # pred, gt (L,21,3) mm
-        joints = model.refine_sequence(item["pred"])["joints"]
-        mpjpe.update(joints, item["gt"])
-        accel.update(joints, item["gt"])
-    return {"mpjpe": float(mpjpe.compute()), "accel": float(accel.compute())}
+    return score_store(model, store, accel_pad)
 
 
 def main() -> None:
