@@ -61,11 +61,11 @@ class SequenceFile:
 
     path: Path
     format: str
-    joints: np.ndarray  # (N,21,3) float64
+    pred: np.ndarray  # (N,21,3) float64: the per-frame estimates to refine
     offsets: np.ndarray  # (S+1,) int64: sequence s is frames offsets[s]:offsets[s+1]
     names: list[str]
     fps: float | None = None
-    gt: np.ndarray | None = None  # (N,21,3) ground truth (npz 'joints', units of 'joints'), for plots
+    gt: np.ndarray | None = None  # (N,21,3) ground truth (npz 'joints', in the units of 'pred'), for plots
     json_wrapped: bool = False  # {"frames": [...]} rather than a bare list
     json_flat: bool = False  # frames of 63 numbers rather than 21 triplets
     csv_header: list[str] | None = None  # None: no header row
@@ -401,7 +401,7 @@ def write_output(
     path = Path(path)
     kind = check_output(path, source, sidecar=bool(arrays))
     if kind == "npz":
-        content = {"refined": refined, "input": source.joints, "offsets": source.offsets,
+        content = {"refined": refined, "input": source.pred, "offsets": source.offsets,
                    "names": np.array(source.names), **arrays}  # fmt: skip
         if source.fps is not None:
             content["fps"] = np.array(source.fps)

@@ -320,7 +320,7 @@ def refine(
     if not jobs:
         raise HandpriorInputError(f"no file to refine ({len(failed)} failed)", input)
     refiner = Refiner.from_checkpoint(ckpt, device=device, mano_model=mano_model)
-    total = sum(len(job.source.joints) for job in jobs)
+    total = sum(len(job.source.pred) for job in jobs)
     with contextlib.ExitStack() as stack:
         bar, task = None, None
         if progress_wanted(quiet):
@@ -384,10 +384,10 @@ def _check_file(path: Path, output: Path, plot: Path | None, reads: dict[str, An
     kind = check_command_files(source, output, sidecar=settings["mano"], plot=plot, reads=reads)
     if settings["fps"] is not None:
         source.fps = float(settings["fps"])
-    units, unit_note = resolve_units(source.joints, settings["units"], source.path)
+    units, unit_note = resolve_units(source.pred, settings["units"], source.path)
     for index in range(source.num_sequences):  # missing frames of every sequence, before the first is refined
         label = f"{source.path}[{source.names[index]}]" if source.num_sequences > 1 else source.path
-        fill_gaps(source.joints[source.sequence(index)], settings["interpolate_gaps"], label)
+        fill_gaps(source.pred[source.sequence(index)], settings["interpolate_gaps"], label)
     return _Job(source, output, kind, units, unit_note, plot)
 
 
@@ -405,7 +405,7 @@ def _refine_file(refiner: Refiner, job: _Job, settings: dict, progress: Callable
         frames = source.sequence(index)
         name = source.names[index]
         label = f"{source.path}[{name}]" if source.num_sequences > 1 else source.path
-        result = refiner.refine(source.joints[frames], side, job.units, mano, settings["interpolate_gaps"], label,
+        result = refiner.refine(source.pred[frames], side, job.units, mano, settings["interpolate_gaps"], label,
                                 progress=progress, **options)  # fmt: skip
         for note in result["notes"][1:]:  # the units were reported once for the file
             print(f"handprior refine: {name}: {note}")
@@ -431,7 +431,7 @@ def file_summary(job: _Job, results: list[dict[str, Any]], seconds: float, state
     bone_cv = np.mean([r["bone_cv"] for r in results], axis=0)  # (2,)
     fps = "fps unknown" if job.source.fps is None else f"{job.source.fps:g} fps"
     how = "detected" if stated_units == "auto" else "given"
-    return (f"{job.source.path.name}: {len(job.source.joints)} frames, {fps}, units {job.units} ({how}), "
+    return (f"{job.source.path.name}: {len(job.source.pred)} frames, {fps}, units {job.units} ({how}), "
             f"{seconds:.1f} s; jitter {jitter[0]:.2f} -> {jitter[1]:.2f} mm/frame², "
             f"bone-length variation {bone_cv[0]:.1f}% -> {bone_cv[1]:.1f}%")  # fmt: skip
 
@@ -478,7 +478,7 @@ def _plot(folder: str, source: SequenceFile, results: list[dict[str, Any]], unit
         frames = source.sequence(index)
         scale = TO_MM[units]  # figures are in mm
         gt = None if source.gt is None else source.gt[frames] * scale
-        inputs = source.joints[frames] * scale  # NaN where frames were missing
+        inputs = source.pred[frames] * scale  # NaN where frames were missing
         paths = write_refine_plots(inputs, results[index]["joints"] * scale, folder, source.names[index], gt)
         for path in paths:
             print(f"handprior refine: wrote {path}")

@@ -22,7 +22,7 @@ def test_npz_with_only_pred_and_with_every_key(tmp_path: Path) -> None:
     np.savez(tmp_path / "a.npz", pred=pred)
     one = read_sequence(tmp_path / "a.npz")
     assert one.format == "npz" and one.num_sequences == 1 and one.names == ["a"] and one.gt is None
-    np.testing.assert_array_equal(one.joints, pred)
+    np.testing.assert_array_equal(one.pred, pred)
     np.savez(tmp_path / "b.npz", pred=pred, joints=pred + 1, offsets=np.array([0, 5, 12]), names=np.array(["x", "y"]),
              fps=np.array(25.0))  # fmt: skip
     many = read_sequence(tmp_path / "b.npz")
@@ -39,14 +39,14 @@ def test_json_list_and_wrapped_flat_frames_round_trip(tmp_path: Path) -> None:
     pred = _joints()
     (tmp_path / "list.json").write_text(json.dumps(pred.tolist()))
     listed = read_sequence(tmp_path / "list.json")
-    np.testing.assert_array_equal(listed.joints, pred)
+    np.testing.assert_array_equal(listed.pred, pred)
     write_output(tmp_path / "list_out.json", listed, pred + 1, {})
     assert np.allclose(json.loads((tmp_path / "list_out.json").read_text()), pred + 1)
     flat = pred.reshape(len(pred), 63).tolist()
     flat[3] = [None] * 63  # a missing frame
     (tmp_path / "wrapped.json").write_text(json.dumps({"frames": flat, "fps": 60}))
     wrapped = read_sequence(tmp_path / "wrapped.json")
-    assert wrapped.fps == 60.0 and np.isnan(wrapped.joints[3]).all() and wrapped.json_flat
+    assert wrapped.fps == 60.0 and np.isnan(wrapped.pred[3]).all() and wrapped.json_flat
     write_output(tmp_path / "wrapped_out.json", wrapped, pred, {"theta": np.zeros((12, 48))})
     saved = json.loads((tmp_path / "wrapped_out.json").read_text())
     assert saved["fps"] == 60 and len(saved["frames"][0]) == 63
@@ -62,7 +62,7 @@ def test_csv_keeps_its_header_column_order_and_frame_column(tmp_path: Path) -> N
         for index, frame in enumerate(pred.reshape(-1, 63)):
             writer.writerow([f"f{index}", *frame[::-1]])
     named = read_sequence(tmp_path / "named.csv")
-    np.testing.assert_allclose(named.joints, pred)
+    np.testing.assert_allclose(named.pred, pred)
     write_output(tmp_path / "named_out.csv", named, pred + 1, {})
     rows = list(csv.reader((tmp_path / "named_out.csv").open()))
     assert rows[0] == header and rows[1][0] == "f0"
@@ -70,7 +70,7 @@ def test_csv_keeps_its_header_column_order_and_frame_column(tmp_path: Path) -> N
     plain = "\n".join(",".join(map(str, frame)) for frame in pred.reshape(-1, 63)) + "\n"
     (tmp_path / "plain.csv").write_text(plain.replace(str(pred[2, 4, 1]), "", 1))
     headerless = read_sequence(tmp_path / "plain.csv")
-    assert headerless.csv_header is None and np.isnan(headerless.joints[2, 4, 1])
+    assert headerless.csv_header is None and np.isnan(headerless.pred[2, 4, 1])
     write_output(tmp_path / "from_npz.csv", headerless, pred, {})
     assert next(csv.reader((tmp_path / "from_npz.csv").open()))[0] != "wrist_x"  # no header in, none out
 

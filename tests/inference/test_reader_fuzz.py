@@ -70,13 +70,13 @@ def _check(kind: str, content: bytes) -> None:
             assert list(Path(folder).iterdir()) == [path]
             return
         assert isinstance(source, SequenceFile)
-        assert source.joints.dtype == np.float64 and source.joints.ndim == 3 and source.joints.shape[1:] == (21, 3)
-        assert source.offsets.dtype == np.int64 and source.offsets[0] == 0 and source.offsets[-1] == len(source.joints)
+        assert source.pred.dtype == np.float64 and source.pred.ndim == 3 and source.pred.shape[1:] == (21, 3)
+        assert source.offsets.dtype == np.int64 and source.offsets[0] == 0 and source.offsets[-1] == len(source.pred)
         assert np.all(np.diff(source.offsets) > 0) and len(source.names) == source.num_sequences
-        assert np.isfinite(source.joints).all(axis=(1, 2)).any()
+        assert np.isfinite(source.pred).all(axis=(1, 2)).any()
         output = Path(folder) / f"output.{kind}"
         try:
-            written = write_output(output, source, source.joints + 1, {"theta": np.zeros((len(source.joints), 48))})
+            written = write_output(output, source, source.pred + 1, {"theta": np.zeros((len(source.pred), 48))})
         except HandpriorInputError as error:
             assert error.path == output
             written = []

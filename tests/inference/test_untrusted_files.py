@@ -83,8 +83,8 @@ def test_a_headerless_csv_starting_with_missing_values_is_data(tmp_path: Path) -
     rows[3][5] = "null"
     (tmp_path / "plain.csv").write_text("\n".join(",".join(row) for row in rows) + "\n")
     read = read_sequence(tmp_path / "plain.csv")
-    assert read.csv_header is None and len(read.joints) == 4
-    flat = read.joints.reshape(4, 63)
+    assert read.csv_header is None and len(read.pred) == 4
+    flat = read.pred.reshape(4, 63)
     assert np.isnan(flat[0, :3]).all() and np.array_equal(flat[0, 3:], values[0, 3:])
     assert np.isnan(flat[2]).all() and np.isnan(flat[3, 5]) and np.array_equal(flat[1], values[1])
 
