@@ -86,9 +86,9 @@ class MotionConfig:
     rotation_move_s: tuple[float, float] = (0.5, 1.6)  # duration of a key rotation transition
     roll_key_deg: float = 45.0  # std of key pronation / supination about the hand's long axis
     roll_move_s: tuple[float, float] = (0.55, 1.1)  # duration of a pronation / supination move
-    roll_jitter_deg: float = 5.0  # fast small roll about the long axis (std)
+    roll_jitter_deg: float = 5.9  # fast small roll about the long axis (std)
     roll_jitter_s: float = 0.025  # its time scale
-    roll_jitter_duty: float = 0.25  # share of the time the fast roll is on (it comes in bursts when below 1)
+    roll_jitter_duty: float = 0.15  # share of the time the fast roll is on (it comes in bursts when below 1)
     roll_burst_s: float = 0.3  # time scale of the bursts
     roll_jitter_floor: float = 0.2  # share of the fast roll's strength that stays on between bursts
     finger_hold_s: tuple[float, float] = (0.1, 0.92)

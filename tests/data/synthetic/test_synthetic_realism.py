@@ -17,8 +17,6 @@ from handprior.data.synthetic.real_ranges import REAL_RANGES
 NOT_YET_IN_RANGE = {
     "flexion_speed_p90",
     "flexion_speed_p99",
-    "tip_accel_p90",
-    "palm_angular_speed_p99",
 }
 
 
