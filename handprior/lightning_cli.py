@@ -207,21 +207,21 @@ def print_results_table(metrics: dict[str, Any], stage: str, console: Console | 
 def run_lightning_cli(argv: list[str] | None) -> HandPriorCLI:
     """Run a trainer subcommand (``argv`` None: from ``sys.argv``); configs choose ``model.net`` and ``data``."""
     try:
-        return _build_cli(argv)
+        return build_cli(argv)
     finally:
         wandb = sys.modules.get("wandb")
         if wandb is not None and wandb.run is not None:
             wandb.finish()  # the next run in this process gets a run of its own
 
 
-def _build_cli(argv: list[str] | None) -> HandPriorCLI:
-    return HandPriorCLI(
-        HandRefiner,
-        StoreDataModule,
-        subclass_mode_data=True,
-        save_config_kwargs={"overwrite": True},
-        seed_everything_default=0,
-        trainer_defaults={"callbacks": [EpochSeed()]},
-        args=argv,
-        auto_configure_optimizers=False,
-    )
+def build_cli(argv: list[str] | None, **overrides: Any) -> HandPriorCLI:
+    """The CLI of the trainer subcommands on ``argv``; ``overrides`` replace LightningCLI arguments (e.g.
+    ``run=False`` to build the model, data and trainer of a config without running anything)."""
+    settings: dict[str, Any] = {
+        "subclass_mode_data": True,
+        "save_config_kwargs": {"overwrite": True},
+        "seed_everything_default": 0,
+        "trainer_defaults": {"callbacks": [EpochSeed()]},
+        "auto_configure_optimizers": False,
+    }
+    return HandPriorCLI(HandRefiner, StoreDataModule, args=argv, **{**settings, **overrides})

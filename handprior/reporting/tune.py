@@ -78,20 +78,9 @@ def read_tuned(path: str | Path) -> dict[str, Any]:
 def _build(argv: list[str]) -> tuple[Any, Any, dict[str, Any], bool]:
     """The data module, the refinement model and the network configuration of a run's arguments, without
     running anything (LightningCLI with ``run=False``)."""
-    from handprior.data.datamodule import StoreDataModule
-    from handprior.lightning_cli import HandPriorCLI
-    from handprior.models.refiner import HandRefiner
+    from handprior.lightning_cli import build_cli
 
-    cli = HandPriorCLI(
-        HandRefiner,
-        StoreDataModule,
-        subclass_mode_data=True,
-        seed_everything_default=0,
-        args=argv,
-        run=False,
-        auto_configure_optimizers=False,
-        save_config_callback=None,
-    )
+    cli = build_cli(argv, run=False, save_config_callback=None)
     net = cli.config["model"]["net"]
     spec = net.clone().as_dict() if hasattr(net, "clone") else dict(net)
     return cli.datamodule, cli.model.inference, spec, bool(cli.config["model"].get("accel_pad", False))

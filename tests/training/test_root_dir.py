@@ -8,17 +8,14 @@ from pathlib import Path
 import pytest
 from jsonargparse import Namespace
 
-from handprior.data.datamodule import StoreDataModule
-from handprior.lightning_cli import HandPriorCLI, loggers_follow_root_dir
-from handprior.models.refiner import HandRefiner
+from handprior.lightning_cli import HandPriorCLI, build_cli, loggers_follow_root_dir
 from handprior.training.resume import find_resume_point
 
 CONFIG = str(Path(__file__).resolve().parents[2] / "configs" / "synthetic.yaml")
 
 
 def _cli(*args: str) -> HandPriorCLI:
-    return HandPriorCLI(HandRefiner, StoreDataModule, subclass_mode_data=True, run=False,
-                        auto_configure_optimizers=False, args=["--config", CONFIG, *args])  # fmt: skip
+    return build_cli(["--config", CONFIG, *args], run=False)
 
 
 @pytest.fixture(autouse=True)
