@@ -27,7 +27,7 @@ from handprior.data.store import SequenceStore
 from handprior.data.synthetic.generate import split_seed
 from handprior.data.synthetic.noise import NoiseProfile, get_profile, simulate
 from handprior.data.synthetic.terms import BIAS, TERMS, without
-from handprior.metrics.modules import MPJPE, AccelError
+from handprior.metrics.modules import sequence_scores
 from handprior.reporting.live_offline import VIEW_TITLES, split_live_offline
 from handprior.reporting.rows import read_rows
 from handprior.reporting.table import TableRow, summarize
@@ -45,16 +45,11 @@ def split_noise(store: SequenceStore, split: str) -> tuple[NoiseProfile, np.rand
 
 def metrics_of(pred: np.ndarray, store: SequenceStore) -> dict[str, float]:
     """MPJPE (mm) and Accel (mm/frame²) of predictions (N,21,3) against the store's ground truth, per sequence."""
-    mpjpe, accel = MPJPE(), AccelError()
-    for s in range(store.num_sequences):
-        frames = store.sequence(s)
-        joints, gt = (
-            torch.from_numpy(np.array(pred[frames], np.float32)),
-            torch.from_numpy(np.array(store.gt[frames])),
-        )
-        mpjpe.update(joints, gt)
-        accel.update(joints, gt)
-    return {"mpjpe": float(mpjpe.compute()), "accel": float(accel.compute())}
+    frames = [store.sequence(s) for s in range(store.num_sequences)]
+    pairs = (
+        (torch.from_numpy(np.array(pred[f], np.float32)), torch.from_numpy(np.array(store.gt[f]))) for f in frames
+    )
+    return sequence_scores(pairs)
 
 
 def ceiling(store: SequenceStore, split: str) -> dict[str, dict[str, float]]:

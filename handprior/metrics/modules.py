@@ -7,6 +7,8 @@ perfect prediction); collections should still be built with ``compute_groups=Fal
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import torch
 from torch import Tensor
 from torchmetrics import Metric
@@ -102,3 +104,13 @@ class BoneLengthVariation(_MeanError):
     def update(self, joints: Tensor) -> None:
         """joints: (L,J,3), one whole sequence (any unit)."""
         self._accumulate(100.0 * F.bone_length_variation(joints))
+
+
+def sequence_scores(pairs: Iterable[tuple[Tensor, Tensor]], accel_pad: bool = False) -> dict[str, float]:
+    """MPJPE (mm) and Accel (mm/frame²) over whole sequences, as a test run scores them: ``pairs`` yields
+    ``(joints, gt)``, each (L,J,3) mm, one pair per sequence."""
+    mpjpe, accel = MPJPE(), AccelError(pad=accel_pad)
+    for joints, gt in pairs:
+        mpjpe.update(joints, gt)
+        accel.update(joints, gt)
+    return {"mpjpe": float(mpjpe.compute()), "accel": float(accel.compute())}

@@ -89,14 +89,10 @@ def _build(argv: list[str]) -> tuple[Any, Any, dict[str, Any], bool]:
 def score(model: Any, store: Any, accel_pad: bool = False) -> dict[str, float]:
     """MPJPE (mm) and Accel (mm/frame²) of a refinement model on every sequence of a store (the run's metrics)."""
     from handprior.data.datasets import SequenceDataset
-    from handprior.metrics.modules import MPJPE, AccelError
+    from handprior.metrics.modules import sequence_scores
 
-    mpjpe, accel = MPJPE(), AccelError(pad=accel_pad)
-    for item in SequenceDataset(store):  # pred, gt (L,21,3) mm
-        joints = model.refine_sequence(item["pred"])["joints"]
-        mpjpe.update(joints, item["gt"])
-        accel.update(joints, item["gt"])
-    return {"mpjpe": float(mpjpe.compute()), "accel": float(accel.compute())}
+    pairs = ((model.refine_sequence(item["pred"])["joints"], item["gt"]) for item in SequenceDataset(store))
+    return sequence_scores(pairs, accel_pad)  # pred, gt (L,21,3) mm
 
 
 def tune_method(spec: Experiment, method: Method, results: str, split: str = "val") -> Path:
