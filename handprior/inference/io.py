@@ -80,6 +80,10 @@ class SequenceFile:
         """Frame range of sequence ``index``."""
         return slice(int(self.offsets[index]), int(self.offsets[index + 1]))
 
+    def label(self, index: int) -> str | Path:
+        """How messages name sequence ``index``: the file, with the sequence's name when it holds several."""
+        return f"{self.path}[{self.names[index]}]" if self.num_sequences > 1 else self.path
+
 
 def file_format(path: str | Path) -> str:
     """``npz``, ``json`` or ``csv`` from the file extension."""

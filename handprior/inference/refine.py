@@ -386,8 +386,7 @@ def _check_file(path: Path, output: Path, plot: Path | None, reads: dict[str, An
         source.fps = float(settings["fps"])
     units, unit_note = resolve_units(source.pred, settings["units"], source.path)
     for index in range(source.num_sequences):  # missing frames of every sequence, before the first is refined
-        label = f"{source.path}[{source.names[index]}]" if source.num_sequences > 1 else source.path
-        fill_gaps(source.pred[source.sequence(index)], settings["interpolate_gaps"], label)
+        fill_gaps(source.pred[source.sequence(index)], settings["interpolate_gaps"], source.label(index))
     return _Job(source, output, kind, units, unit_note, plot)
 
 
@@ -404,9 +403,8 @@ def _refine_file(refiner: Refiner, job: _Job, settings: dict, progress: Callable
     for index in range(source.num_sequences):
         frames = source.sequence(index)
         name = source.names[index]
-        label = f"{source.path}[{name}]" if source.num_sequences > 1 else source.path
-        result = refiner.refine(source.pred[frames], side, job.units, mano, settings["interpolate_gaps"], label,
-                                progress=progress, **options)  # fmt: skip
+        result = refiner.refine(source.pred[frames], side, job.units, mano, settings["interpolate_gaps"],
+                                source.label(index), progress=progress, **options)  # fmt: skip
         for note in result["notes"][1:]:  # the units were reported once for the file
             print(f"handprior refine: {name}: {note}")
         results.append(result)
