@@ -16,7 +16,8 @@ class WindowDataset(Dataset):
     """Fixed-length training windows cut on the fly from a memory-mapped store (no copy of the dataset).
 
     Each item: ``pred``/``gt`` (T,21,3) mm, ``has_mano`` (bool) and, when the store has MANO ground truth,
-    ``gt_theta`` (T,48) and ``gt_beta`` (10,) (the first frame's shape; it is constant within a sequence).
+    ``gt_theta`` (T,48) and ``gt_beta`` (10,) (the first frame's shape; it is constant within a sequence), and,
+    when the store has a validity mask, ``valid`` (T,21) bool (ground truth per joint; absent: all valid).
     """
 
     def __init__(self, store: SequenceStore, window: int, stride: int) -> None:
@@ -40,6 +41,8 @@ class WindowDataset(Dataset):
         if self.store.has_mano:
             item["gt_theta"] = torch.from_numpy(np.array(self.store.gt_theta[frames]))
             item["gt_beta"] = torch.from_numpy(np.array(self.store.gt_beta[frames.start]))
+        if self.store.valid is not None:
+            item["valid"] = torch.from_numpy(np.array(self.store.valid[frames]))  # (T,21) bool
         return item
 
 
@@ -47,7 +50,7 @@ class SequenceDataset(Dataset):
     """Whole sequences, one per item, for validation, test and prediction (batch size 1).
 
     Each item: ``pred``/``gt`` (L,21,3) mm, ``index``, ``name``, ``side`` and, with MANO ground truth,
-    ``gt_theta`` (L,48) and ``gt_beta`` (L,10).
+    ``gt_theta`` (L,48) and ``gt_beta`` (L,10), and with a validity mask ``valid`` (L,21) bool.
     """
 
     def __init__(self, store: SequenceStore) -> None:
@@ -71,6 +74,8 @@ class SequenceDataset(Dataset):
         if self.store.has_mano:
             item["gt_theta"] = torch.from_numpy(np.array(self.store.gt_theta[frames]))
             item["gt_beta"] = torch.from_numpy(np.array(self.store.gt_beta[frames]))
+        if self.store.valid is not None:
+            item["valid"] = torch.from_numpy(np.array(self.store.valid[frames]))  # (L,21) bool
         return item
 
 

@@ -109,5 +109,5 @@ def store_files(folder: str | Path) -> dict[str, Path]:
     """The files that writing a sequence store into ``folder`` writes (see :func:`handprior.data.store.write_store`),
     by role, for :func:`check_no_clash`."""
     folder = Path(folder)
-    names = ("pred.npy", "gt.npy", "offsets.npy", "gt_theta.npy", "gt_beta.npy", "meta.json")
+    names = ("pred.npy", "gt.npy", "offsets.npy", "gt_theta.npy", "gt_beta.npy", "valid.npy", "meta.json")
     return {f"the store file {folder.name}/{name}": folder / name for name in names}

@@ -7,6 +7,9 @@ Layout of a store folder::
     gt_theta.npy    (N,48)   float32  optional MANO pose (3 global orientation + 45 finger axis-angle)
     gt_beta.npy     (N,10)   float32  optional MANO shape
     offsets.npy  (S+1,)   int64    sequence s is frames offsets[s]:offsets[s+1]
+    valid.npy       (N,21)   bool     optional ground-truth validity per joint (a dataset's partly annotated hands);
+                                   absent = every joint valid. An invalid joint's gt holds a finite placeholder
+                                   (handprior.data.prepare.sequences.fill_invalid) that is never scored or supervised
     mask_<name>.npy (N,...) bool   optional per-frame masks (the synthetic benchmark's: mask_occluded (N,5),
                                    fingers inside an occlusion burst; mask_gross (N,), gross failures)
     meta.json                         dataset, estimator, fps, sides, units, joint_order, version, ...
@@ -29,6 +32,7 @@ from handprior.errors import HandpriorInputError
 
 STORE_VERSION = 1
 REQUIRED_FILES = ("pred.npy", "gt.npy", "offsets.npy", "meta.json")
+VALID_FILE = "valid.npy"
 LEGACY_OFFSETS = "seq_starts.npy"  # the same array, as stores of earlier versions name it
 JOINT_ORDER_NAME = "openpose21"
 MASK_PREFIX = "mask_"
@@ -46,6 +50,7 @@ class SequenceStore:
     gt_theta: np.ndarray | None = None  # (N,48)
     gt_beta: np.ndarray | None = None  # (N,10)
     masks: dict[str, np.ndarray] = field(default_factory=dict)  # name -> (N,...) bool
+    valid: np.ndarray | None = None  # (N,21) bool ground-truth validity per joint; None: all valid
 
     @property
     def num_frames(self) -> int:
@@ -89,7 +94,8 @@ class SequenceStore:
         masks = {
             path.stem.removeprefix(MASK_PREFIX): _load_mask(path) for path in sorted(root.glob(f"{MASK_PREFIX}*.npy"))
         }
-        store = cls(root, pred, gt, offsets, meta, gt_theta, gt_beta, masks)
+        valid = _load_valid(root / VALID_FILE) if (root / VALID_FILE).is_file() else None
+        store = cls(root, pred, gt, offsets, meta, gt_theta, gt_beta, masks, valid)
         _check_consistent(store)
         return store
 
@@ -103,10 +109,14 @@ def write_store(
     gt_theta: np.ndarray | None = None,
     gt_beta: np.ndarray | None = None,
     masks: dict[str, np.ndarray] | None = None,
+    valid: np.ndarray | None = None,
 ) -> Path:
     """Validate and write a store folder; each file is written to a temporary name and renamed into place.
 
     ``masks``: optional per-frame boolean arrays (N,...), written as ``mask_<name>.npy``.
+    ``valid``: optional (N,21) bool ground-truth validity per joint, written as ``valid.npy``; None writes none
+    (and removes one left in the folder by an earlier write), meaning every joint is valid. ``gt`` must be
+    finite everywhere, invalid joints included (fill them first).
 
     ``meta`` gets ``units``, ``joint_order``, ``version``, ``num_frames`` and ``num_sequences`` filled in.
     Raises :class:`HandpriorInputError` on non-finite values or inconsistent shapes.
@@ -133,10 +143,18 @@ def write_store(
     meta = dict(meta)
     meta.update(units="mm", joint_order=JOINT_ORDER_NAME, version=STORE_VERSION)
     meta.update(num_frames=int(arrays["offsets"][-1]), num_sequences=len(arrays["offsets"]) - 1)
+    valid_array = None if valid is None else np.ascontiguousarray(valid)
+    if valid_array is not None and (valid_array.dtype != np.bool_ or valid_array.shape != (len(arrays["gt"]), NUM_JOINTS)):
+        raise HandpriorInputError(f"valid must be (N,{NUM_JOINTS}) bool with N={len(arrays['gt'])}, "
+                                  f"found {valid_array.dtype} {valid_array.shape}", root)  # fmt: skip
     store = SequenceStore(root, arrays["pred"], arrays["gt"], arrays["offsets"], meta,
-                          arrays.get("gt_theta"), arrays.get("gt_beta"), mask_arrays)  # fmt: skip
+                          arrays.get("gt_theta"), arrays.get("gt_beta"), mask_arrays, valid_array)  # fmt: skip
     _check_consistent(store)
     arrays.update({MASK_PREFIX + name: mask for name, mask in mask_arrays.items()})
+    if valid_array is not None:
+        arrays["valid"] = valid_array
+    elif (root / VALID_FILE).is_file():
+        (root / VALID_FILE).unlink()  # a stale mask would mark this data's joints invalid
     for name, array in arrays.items():
         tmp = root / f".{name}.tmp.npy"
         np.save(tmp, array)
@@ -180,6 +198,14 @@ def _load_mask(path: Path) -> np.ndarray:
     return array
 
 
+def _load_valid(path: Path) -> np.ndarray:
+    """``valid.npy``: (N,21) bool, memory-mapped."""
+    array = _load_mask(path)
+    if array.shape[1:] != (NUM_JOINTS,):
+        raise HandpriorInputError(f"expected shape (N,{NUM_JOINTS}) (one flag per joint), found {array.shape}", path)
+    return array
+
+
 def _check_consistent(store: SequenceStore) -> None:
     root, n = store.root, len(store.pred)
     store.offsets = check_offsets(store.offsets, n, root / "offsets.npy")  # the one check of sequence boundaries
@@ -190,6 +216,8 @@ def _check_consistent(store: SequenceStore) -> None:
     for name, mask in store.masks.items():
         if len(mask) != n:
             raise HandpriorInputError(f"mask {name!r} has {len(mask)} frames but pred has {n}", root)
+    if store.valid is not None and len(store.valid) != n:
+        raise HandpriorInputError(f"valid has {len(store.valid)} frames but pred has {n}", root / VALID_FILE)
     sides = store.meta.get("sides")
     if sides is not None and len(sides) != store.num_sequences:
         raise HandpriorInputError(f"meta.json lists {len(sides)} sides for {store.num_sequences} sequences", root)

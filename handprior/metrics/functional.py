@@ -4,6 +4,11 @@ Alignment follows the paper: both sequences are translated so the root (wrist) i
 prediction is scaled so that its reference bone (wrist -> middle MCP) has the ground-truth length. A mesh is
 rooted and scaled by joints: :func:`mpvpe` by the joints regressed from each mesh itself (the protocol of the
 evaluation the paper cites), :func:`mpvpe_joints` by joints given beside the meshes (e.g. the refined joints).
+
+Ground-truth validity (``valid (...,J)`` bool, a dataset's partly annotated hands) becomes per-joint weights
+(:func:`joint_weights`, :func:`accel_weights`, :func:`frame_weights`); :func:`weighted_frame_mean` turns per-joint
+errors and weights into per-frame values and frame weights such that summing ``value * weight`` and ``weight`` over
+frames gives the mean over the counted joints, and an all-valid frame gets exactly the unmasked value and weight 1.
 """
 
 from __future__ import annotations
@@ -58,6 +63,49 @@ def mpjpe(pred: Tensor, gt: Tensor, root: int = WRIST, scale: bool = True) -> Te
     return aligned_errors(pred, gt, root=root, scale=scale).mean(dim=-1)
 
 
+def joint_weights(valid: Tensor, root: int = WRIST, scale: bool = True) -> Tensor:
+    """Which joints a root-aligned (and bone-scaled) error may count: (...,J) bool -> (...,J) float 0/1.
+
+    A joint counts where it is valid, the root is valid (it defines the alignment) and, with ``scale``, the
+    middle MCP is valid too (the reference bone wrist -> middle MCP defines the scale); otherwise the frame's
+    alignment would rest on a placeholder coordinate.
+    """
+    frame_ok = valid[..., root]  # (...)
+    if scale:
+        frame_ok = frame_ok & valid[..., MIDDLE_MCP]
+    return (valid & frame_ok[..., None]).float()
+
+
+def accel_weights(valid: Tensor, root: int = WRIST) -> Tensor:
+    """Which joints the acceleration error of one sequence may count: (T,J) bool -> (T-2,J) float 0/1.
+
+    The second difference at frame t uses frames t-1, t, t+1 of the joint and of the root (the sequences are
+    root-relative), so a joint counts at t only where it and the root are valid in all three frames.
+    """
+    ok = valid & valid[..., root : root + 1]  # (T,J)
+    return (ok[:-2] & ok[1:-1] & ok[2:]).float()
+
+
+def frame_weights(valid: Tensor) -> Tensor:
+    """A frame counts only where all its joints are valid (the MPVPE rule): (...,J) bool -> (...) float 0/1."""
+    return valid.all(dim=-1).float()
+
+
+def weighted_frame_mean(errors: Tensor, weights: Tensor) -> tuple[Tensor, Tensor]:
+    """Per-joint errors and 0/1 weights (...,J) -> per-frame mean over the counted joints (...) and the frame's
+    weight (...) = counted joints / J.
+
+    Summed over frames, value * weight / weight is the mean over all counted joints (each counts once). A frame
+    whose joints all count gets ``errors.mean(-1)`` itself and weight exactly 1, so all-valid data scores
+    bit-identically to the unmasked metric; a frame with none gets weight 0 (and value 0).
+    """
+    count = weights.sum(dim=-1)  # (...)
+    num_joints = errors.shape[-1]
+    masked = (errors * weights).sum(dim=-1) / count.clamp_min(1)  # (...)
+    value = torch.where(count == num_joints, errors.mean(dim=-1), masked)
+    return value, count / num_joints
+
+
 def regress_joints(verts: Tensor, regressor: Tensor) -> Tensor:
     """Joints of a mesh by a linear joint regressor: verts (...,V,3), regressor (J,V) -> (...,J,3)."""
     return torch.einsum("jv,...vc->...jc", regressor.to(verts.device, verts.dtype), verts)
@@ -100,6 +148,14 @@ def acceleration(joints: Tensor, dim: int = 0) -> Tensor:
     return torch.diff(joints, n=2, dim=dim)
 
 
+def accel_joint_errors(pred: Tensor, gt: Tensor, root: int = WRIST) -> Tensor:
+    """Per-joint acceleration error of one whole sequence, mm/frame^2: (T,J,3) x2 -> (T-2,J), root-aligned."""
+    if pred.shape[0] < 3:
+        return pred.new_zeros(0, pred.shape[-2])
+    diff = acceleration(root_relative(pred, root=root)) - acceleration(root_relative(gt, root=root))  # (T-2,J,3)
+    return diff.norm(dim=-1)
+
+
 def accel_errors(pred: Tensor, gt: Tensor, root: int = WRIST, pad: bool = False) -> Tensor:
     """Per-frame acceleration error of one whole sequence, mm/frame^2: (T,J,3) x2 -> (T-2,) or (T,) if padded.
 
@@ -108,8 +164,7 @@ def accel_errors(pred: Tensor, gt: Tensor, root: int = WRIST, pad: bool = False)
     """
     if pred.shape[0] < 3:
         return pred.new_zeros(pred.shape[0] if pad else 0)
-    diff = acceleration(root_relative(pred, root=root)) - acceleration(root_relative(gt, root=root))  # (T-2,J,3)
-    errors = diff.norm(dim=-1).mean(dim=-1)  # (T-2,)
+    errors = accel_joint_errors(pred, gt, root).mean(dim=-1)  # (T-2,)
     if pad:
         zero = errors.new_zeros(1)
         errors = torch.cat([zero, errors, zero])

@@ -3,6 +3,18 @@
 State names differ between classes so that a ``MetricCollection`` never merges two of them into one compute
 group (torchmetrics merges metrics whose states are equal after the first update, e.g. MPJPE and MPVPE on a
 perfect prediction); collections should still be built with ``compute_groups=False``.
+
+Every ``update`` takes an optional ground-truth validity ``valid`` (bool, joints last; None = all valid). The
+states stay a sum and a count (the count now a float64 weight), so DDP's sum reduction stays exact:
+
+* MPJPE: the mean over counted joints, each counting once; a joint counts where it is valid and the frame's
+  wrist and middle MCP (which define the alignment and scale) are valid (:func:`functional.joint_weights`).
+* Accel: a joint counts at frame t only where it and the wrist are valid at t-1, t and t+1
+  (:func:`functional.accel_weights`); padded end frames (``pad``) still count one zero each.
+* MPVPE, MPVPE (joints): a frame counts only where all its joints are valid (:func:`functional.frame_weights`);
+  the ground-truth mesh of a partly annotated hand comes from a fit that the missing joints did not constrain.
+
+All-valid masks give exactly the unmasked values (:func:`functional.weighted_frame_mean`).
 """
 
 from __future__ import annotations
@@ -27,11 +39,24 @@ class _MeanError(Metric):
         super().__init__(**kwargs)
         self._sum_name, self._count_name = f"{state}_sum", f"{state}_count"
         self.add_state(self._sum_name, default=torch.tensor(0.0, dtype=torch.float64), dist_reduce_fx="sum")
-        self.add_state(self._count_name, default=torch.tensor(0, dtype=torch.long), dist_reduce_fx="sum")
+        # a float64 weight: a frame with some joints masked counts as the fraction of its joints that count
+        self.add_state(self._count_name, default=torch.tensor(0.0, dtype=torch.float64), dist_reduce_fx="sum")
 
-    def _accumulate(self, errors: Tensor) -> None:
-        setattr(self, self._sum_name, getattr(self, self._sum_name) + errors.detach().double().sum())
-        setattr(self, self._count_name, getattr(self, self._count_name) + errors.numel())
+    def _accumulate(self, errors: Tensor, weights: Tensor | None = None) -> None:
+        """Add per-frame ``errors`` (...), each with weight ``weights`` (...) (None: weight 1)."""
+        errors = errors.detach()
+        if weights is None:
+            setattr(self, self._sum_name, getattr(self, self._sum_name) + errors.double().sum())
+            setattr(self, self._count_name, getattr(self, self._count_name) + errors.numel())
+            return
+        weights = weights.detach().to(errors.dtype)
+        weighted = torch.where(weights > 0, errors * weights, torch.zeros_like(errors))  # never 0 * a placeholder
+        setattr(self, self._sum_name, getattr(self, self._sum_name) + weighted.double().sum())
+        setattr(self, self._count_name, getattr(self, self._count_name) + weights.double().sum())
+
+    def _accumulate_joints(self, errors: Tensor, weights: Tensor) -> None:
+        """Add per-joint ``errors`` (...,J) with 0/1 ``weights`` (...,J): the mean over the counted joints."""
+        self._accumulate(*F.weighted_frame_mean(errors, weights))
 
     def compute(self) -> Tensor:
         count = getattr(self, self._count_name)
@@ -47,9 +72,16 @@ class MPJPE(_MeanError):
         super().__init__("mpjpe", **kwargs)
         self.root, self.scale = root, scale
 
-    def update(self, pred_joints: Tensor, gt_joints: Tensor) -> None:
-        """pred_joints, gt_joints: (...,J,3) mm; every frame counts once."""
-        self._accumulate(F.mpjpe(pred_joints, gt_joints, self.root, self.scale))
+    def update(self, pred_joints: Tensor, gt_joints: Tensor, valid: Tensor | None = None) -> None:
+        """pred_joints, gt_joints: (...,J,3) mm; valid: (...,J) bool ground-truth validity, None = all valid.
+
+        Without a mask every frame counts once; with one, every counted joint counts once (module docstring).
+        """
+        if valid is None:
+            self._accumulate(F.mpjpe(pred_joints, gt_joints, self.root, self.scale))
+            return
+        errors = F.aligned_errors(pred_joints, gt_joints, root=self.root, scale=self.scale)  # (...,J)
+        self._accumulate_joints(errors, F.joint_weights(valid, self.root, self.scale))
 
 
 class MPVPE(_MeanError):
@@ -60,9 +92,11 @@ class MPVPE(_MeanError):
         super().__init__("mpvpe", **kwargs)
         self.root, self.scale = root, scale
 
-    def update(self, pred_verts: Tensor, gt_verts: Tensor, regressor: Tensor) -> None:
-        """pred_verts, gt_verts: (...,V,3) mm; regressor: (J,V), ``ManoLayer.joint_regressor()``."""
-        self._accumulate(F.mpvpe(pred_verts, gt_verts, regressor, root=self.root, scale=self.scale))
+    def update(self, pred_verts: Tensor, gt_verts: Tensor, regressor: Tensor, valid: Tensor | None = None) -> None:
+        """pred_verts, gt_verts: (...,V,3) mm; regressor: (J,V), ``ManoLayer.joint_regressor()``; valid: (...,J)
+        bool ground-truth joint validity (a frame counts only where all its joints are valid), None = all valid."""
+        errors = F.mpvpe(pred_verts, gt_verts, regressor, root=self.root, scale=self.scale)  # (...)
+        self._accumulate(errors, None if valid is None else F.frame_weights(valid))
 
 
 class MPVPEJoints(_MeanError):
@@ -74,9 +108,13 @@ class MPVPEJoints(_MeanError):
         super().__init__("mpvpe_joints", **kwargs)
         self.root, self.scale = root, scale
 
-    def update(self, pred_verts: Tensor, gt_verts: Tensor, pred_joints: Tensor, gt_joints: Tensor) -> None:
-        """pred_verts, gt_verts: (...,V,3) mm; pred_joints, gt_joints: (...,J,3) mm."""
-        self._accumulate(F.mpvpe_joints(pred_verts, gt_verts, pred_joints, gt_joints, root=self.root, scale=self.scale))
+    def update(
+        self, pred_verts: Tensor, gt_verts: Tensor, pred_joints: Tensor, gt_joints: Tensor, valid: Tensor | None = None
+    ) -> None:
+        """pred_verts, gt_verts: (...,V,3) mm; pred_joints, gt_joints: (...,J,3) mm; valid: (...,J) bool
+        ground-truth joint validity (a frame counts only where all its joints are valid), None = all valid."""
+        errors = F.mpvpe_joints(pred_verts, gt_verts, pred_joints, gt_joints, root=self.root, scale=self.scale)
+        self._accumulate(errors, None if valid is None else F.frame_weights(valid))
 
 
 class AccelError(_MeanError):
@@ -86,9 +124,20 @@ class AccelError(_MeanError):
         super().__init__("accel", **kwargs)
         self.root, self.pad = root, pad
 
-    def update(self, pred_joints: Tensor, gt_joints: Tensor) -> None:
-        """pred_joints, gt_joints: (L,J,3) mm, one whole sequence."""
-        self._accumulate(F.accel_errors(pred_joints, gt_joints, self.root, self.pad))
+    def update(self, pred_joints: Tensor, gt_joints: Tensor, valid: Tensor | None = None) -> None:
+        """pred_joints, gt_joints: (L,J,3) mm, one whole sequence; valid: (L,J) bool ground-truth validity (a joint
+        counts at frame t where it and the wrist are valid at t-1, t, t+1), None = all valid."""
+        if valid is None:
+            self._accumulate(F.accel_errors(pred_joints, gt_joints, self.root, self.pad))
+            return
+        errors = F.accel_joint_errors(pred_joints, gt_joints, self.root)  # (L-2,J)
+        values, weights = F.weighted_frame_mean(errors, F.accel_weights(valid, self.root))  # (L-2,) x2
+        if self.pad and len(values) == 0:  # under 3 frames: one zero per frame, as without a mask
+            values, weights = values.new_zeros(len(valid)), values.new_ones(len(valid))
+        elif self.pad:  # SmoothNet's zero error at both ends, one frame each, as without a mask
+            one = values.new_ones(1)
+            values, weights = torch.cat([0 * one, values, 0 * one]), torch.cat([one, weights, one])
+        self._accumulate(values, weights)
 
 
 class BoneLengthVariation(_MeanError):
@@ -106,11 +155,13 @@ class BoneLengthVariation(_MeanError):
         self._accumulate(100.0 * F.bone_length_variation(joints))
 
 
-def sequence_scores(pairs: Iterable[tuple[Tensor, Tensor]], accel_pad: bool = False) -> dict[str, float]:
+def sequence_scores(pairs: Iterable[tuple[Tensor, ...]], accel_pad: bool = False) -> dict[str, float]:
     """MPJPE (mm) and Accel (mm/frame²) over whole sequences, as a test run scores them: ``pairs`` yields
-    ``(joints, gt)``, each (L,J,3) mm, one pair per sequence."""
+    ``(joints, gt)`` or ``(joints, gt, valid)``, joints and gt (L,J,3) mm, valid (L,J) bool or None, one per
+    sequence."""
     mpjpe, accel = MPJPE(), AccelError(pad=accel_pad)
-    for joints, gt in pairs:
-        mpjpe.update(joints, gt)
-        accel.update(joints, gt)
+    for joints, gt, *rest in pairs:
+        valid = rest[0] if rest else None
+        mpjpe.update(joints, gt, valid)
+        accel.update(joints, gt, valid)
     return {"mpjpe": float(mpjpe.compute()), "accel": float(accel.compute())}

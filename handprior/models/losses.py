@@ -1,4 +1,9 @@
-"""Training losses (docs/architecture.md, "Losses"), pure functions over batched tensors."""
+"""Training losses (docs/architecture.md, "Losses"), pure functions over batched tensors.
+
+Each takes optional 0/1 ``weights`` built from the ground truth's validity (partly annotated hands): a masked
+term is the mean over the counted elements only; ``weights=None`` is the plain mean, and all-one weights give
+exactly the same value (on the CPU, where a mean is a sum divided by the count).
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,7 @@ from dataclasses import dataclass
 import torch.nn.functional as F
 from torch import Tensor
 
+from handprior.body.joints import WRIST
 from handprior.metrics.functional import acceleration
 
 
@@ -40,16 +46,51 @@ class LossWeights:
     param_delta: float = 0.1
 
 
-def position_loss(pred: Tensor, gt: Tensor, delta_mm: float) -> Tensor:
-    """Smooth-L1 over coordinates: (...,P,3) x2 -> scalar."""
-    return F.smooth_l1_loss(pred, gt, beta=delta_mm)
+def masked_mean(values: Tensor, weights: Tensor | None) -> Tensor:
+    """Mean of ``values`` over the elements where ``weights`` (broadcastable to them, 0/1) is 1 -> scalar; None:
+    the plain mean. No counted element gives 0 (and a zero gradient)."""
+    if weights is None:
+        return values.mean()
+    weights = weights.to(values.dtype).expand_as(values)
+    return (values * weights).sum() / weights.sum().clamp_min(1)
 
 
-def param_loss(pred: Tensor, gt: Tensor, delta: float) -> Tensor:
-    """Smooth-L1 over MANO parameters: (...,D) x2 -> scalar."""
-    return F.smooth_l1_loss(pred, gt, beta=delta)
+def relative_weights(valid: Tensor | None, root: int = WRIST) -> Tensor | None:
+    """Which joints a root-relative term may supervise: (...,J) bool -> (...,J) float 0/1, the joint and the root
+    both valid in the ground truth; None stays None (all valid)."""
+    if valid is None:
+        return None
+    return (valid & valid[..., root : root + 1]).float()
 
 
-def accel_loss(pred: Tensor, gt: Tensor) -> Tensor:
-    """L1 between second differences along time: (B,T,J,3) x2 -> scalar."""
-    return (acceleration(pred, dim=1) - acceleration(gt, dim=1)).abs().mean()
+def frame_weights(valid: Tensor | None) -> Tensor | None:
+    """Which frames a per-frame MANO term may supervise: (...,J) bool -> (...) float 0/1, all joints valid (the
+    MPVPE rule); None stays None."""
+    return None if valid is None else valid.all(dim=-1).float()
+
+
+def position_loss(pred: Tensor, gt: Tensor, delta_mm: float, weights: Tensor | None = None) -> Tensor:
+    """Smooth-L1 over coordinates: (...,P,3) x2, weights (...,P) or None -> scalar."""
+    if weights is None:
+        return F.smooth_l1_loss(pred, gt, beta=delta_mm)
+    return masked_mean(F.smooth_l1_loss(pred, gt, beta=delta_mm, reduction="none"), weights[..., None])
+
+
+def param_loss(pred: Tensor, gt: Tensor, delta: float, weights: Tensor | None = None) -> Tensor:
+    """Smooth-L1 over MANO parameters: (...,D) x2, weights (...) per row or None -> scalar."""
+    if weights is None:
+        return F.smooth_l1_loss(pred, gt, beta=delta)
+    return masked_mean(F.smooth_l1_loss(pred, gt, beta=delta, reduction="none"), weights[..., None])
+
+
+def accel_loss(pred: Tensor, gt: Tensor, weights: Tensor | None = None) -> Tensor:
+    """L1 between second differences along time: (B,T,J,3) x2 -> scalar.
+
+    ``weights`` (B,T,J) 0/1 per joint and frame (:func:`relative_weights`): the second difference at t counts
+    only where its joint counts at t-1, t and t+1.
+    """
+    diff = (acceleration(pred, dim=1) - acceleration(gt, dim=1)).abs()  # (B,T-2,J,3)
+    if weights is None:
+        return diff.mean()
+    counted = weights[:, :-2] * weights[:, 1:-1] * weights[:, 2:]  # (B,T-2,J)
+    return masked_mean(diff, counted[..., None])

@@ -24,7 +24,7 @@ from handprior.inference.model import RefinementModel
 from handprior.metrics.functional import root_relative
 from handprior.metrics.modules import MPJPE, MPVPE, AccelError, BoneLengthVariation, MPVPEJoints
 from handprior.models.checkpoint import check_compatible, load_checkpoint, network_from_checkpoint
-from handprior.models.losses import LossWeights, accel_loss, param_loss, position_loss
+from handprior.models.losses import LossWeights, accel_loss, frame_weights, param_loss, position_loss, relative_weights
 from handprior.models.nets.output import NetOutput
 from handprior.training.optimizer import adamw
 
@@ -127,14 +127,17 @@ class HandRefiner(L.LightningModule):
         out = self(batch["pred"])
         gt, w = batch["gt"], self.loss_weights
         pred_rel, gt_rel = root_relative(out.joints), root_relative(gt)  # (B,T,J,3)
+        valid = batch.get("valid")  # (B,T,J) bool ground-truth validity; absent: all valid (unmasked losses)
+        rel_w = relative_weights(valid)  # (B,T,J) or None
         terms = {
-            "joints": position_loss(pred_rel, gt_rel, w.position_delta_mm),
-            "root": position_loss(out.joints[..., :1, :], gt[..., :1, :], w.position_delta_mm),
-            "accel": accel_loss(pred_rel, gt_rel),
+            "joints": position_loss(pred_rel, gt_rel, w.position_delta_mm, rel_w),
+            "root": position_loss(out.joints[..., :1, :], gt[..., :1, :], w.position_delta_mm,
+                                  None if valid is None else valid[..., :1].float()),  # fmt: skip
+            "accel": accel_loss(pred_rel, gt_rel, rel_w),
         }
         if out.theta is not None and "gt_theta" in batch:  # the store has MANO ground truth (no host sync)
             gt_beta = batch["gt_beta"]  # (B,10)
-            terms["theta"] = param_loss(out.theta, batch["gt_theta"], w.param_delta)
+            terms["theta"] = param_loss(out.theta, batch["gt_theta"], w.param_delta, frame_weights(valid))
             if out.beta is not None:
                 betas = [out.beta, *out.beta_blocks]
                 terms["beta"] = sum(param_loss(b_, gt_beta, w.param_delta) for b_ in betas) / len(betas)
@@ -166,7 +169,9 @@ class HandRefiner(L.LightningModule):
         scale = batch.get("scale", gt.new_ones(b)).repeat_interleave(f, 0)[:, None, None]  # augmentation (B*F,1,1)
         pred_v = (pred_v - wrist_p) * scale + wrist_p
         gt_v = (gt_v - wrist_g) * scale + wrist_g
-        return position_loss(pred_v, gt_v, self.loss_weights.position_delta_mm)
+        weights = frame_weights(batch.get("valid"))  # (B,T): frames with every joint valid (the MPVPE rule)
+        weights = None if weights is None else pick(weights)[:, None].expand(-1, pred_v.shape[1])  # (B*F,V)
+        return position_loss(pred_v, gt_v, self.loss_weights.position_delta_mm, weights)
 
     def _mesh_frame_index(self, batch: int, frames: int, device: torch.device) -> Tensor:
         """Frames per window for the vertex loss: (B,F) random distinct indices, or all frames."""
@@ -177,12 +182,13 @@ class HandRefiner(L.LightningModule):
     # -------------------------------------------------------------------------------------- evaluation
     def _evaluate(self, batch: dict[str, Any], stage: str) -> dict[str, Tensor | None]:
         pred, gt = batch["pred"], batch["gt"]
+        valid = batch.get("valid")  # (L,J) bool ground-truth validity; absent: all valid
         refined = self.inference.refine_sequence(pred)
         metrics = self.metrics[stage]
-        metrics["mpjpe"].update(refined["joints"], gt)
-        metrics["accel"].update(refined["joints"], gt)
-        metrics["input_mpjpe"].update(pred, gt)
-        metrics["input_accel"].update(pred, gt)
+        metrics["mpjpe"].update(refined["joints"], gt, valid)
+        metrics["accel"].update(refined["joints"], gt, valid)
+        metrics["input_mpjpe"].update(pred, gt, valid)
+        metrics["input_accel"].update(pred, gt, valid)
         metrics["bone_cv"].update(refined["joints"])
         metrics["input_bone_cv"].update(pred)
         if refined["theta"] is not None and batch["has_mano"]:
@@ -190,8 +196,8 @@ class HandRefiner(L.LightningModule):
             pred_v = self.inference.mesh(refined["theta"], beta, refined["joints"][:, 0])
             gt_v = self.inference.mesh(batch["gt_theta"], batch["gt_beta"], gt[:, 0])
             # Each mesh rooted and scaled by its own regressed joints (the cited protocol), and by the joints.
-            metrics["mpvpe"].update(pred_v, gt_v, self.inference.mano.joint_regressor())
-            metrics["mpvpe_joints"].update(pred_v, gt_v, refined["joints"], gt)
+            metrics["mpvpe"].update(pred_v, gt_v, self.inference.mano.joint_regressor(), valid)
+            metrics["mpvpe_joints"].update(pred_v, gt_v, refined["joints"], gt, valid)
         return refined
 
     def _log_epoch(self, stage: str) -> None:

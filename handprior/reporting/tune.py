@@ -91,8 +91,9 @@ def score(model: Any, store: Any, accel_pad: bool = False) -> dict[str, float]:
     from handprior.data.datasets import SequenceDataset
     from handprior.metrics.modules import sequence_scores
 
-    pairs = ((model.refine_sequence(item["pred"])["joints"], item["gt"]) for item in SequenceDataset(store))
-    return sequence_scores(pairs, accel_pad)  # pred, gt (L,21,3) mm
+    pairs = ((model.refine_sequence(item["pred"])["joints"], item["gt"], item.get("valid"))
+             for item in SequenceDataset(store))  # fmt: skip
+    return sequence_scores(pairs, accel_pad)  # pred, gt (L,21,3) mm, valid (L,21) bool or None
 
 
 def tune_method(spec: Experiment, method: Method, results: str, split: str = "val") -> Path:

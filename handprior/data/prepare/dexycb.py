@@ -17,6 +17,9 @@ licensed MANO model, so MANO ground truth is **omitted** unless ``mano_model`` p
 ``theta[3:] = coeffs @ hands_components`` (the ``flat_hand_mean=False`` convention the store uses) and ``beta``
 comes from ``calibration/mano_<mano_calib>/mano.yml``. Left hands: DexYCB fitted them with manopth's left
 model, and whether that had the ``shapedirs`` fix is not confirmed, so meta.json flags left-hand betas.
+
+Per-joint validity: DexYCB has none. ``joint_3d`` is either all 21 joints or all -1 (no hand in the frame, the
+whole frame dropped), so the stores carry no ``valid.npy`` (every joint valid).
 """
 
 from __future__ import annotations

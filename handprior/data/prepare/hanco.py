@@ -11,6 +11,10 @@ Read as the official HanCo release lays the files out (docs/datasets.md, "HanCo"
 
 A view is ``(sid, camera)`` with camera 0-7; right hands only. Split as the paper: the first
 ``train_sequences`` (1200) sequence ids are ``train``, the last ``test_sequences`` (317) are ``test``.
+
+Per-joint validity: HanCo has none. ``xyz`` holds all 21 joints of every annotated frame, and ``meta.json``'s
+``is_valid`` / ``has_fit`` concern the MANO fit of the whole frame, so the stores carry no ``valid.npy`` (every
+joint valid); a frame with a non-finite joint is dropped (``invalid joints``).
 """
 
 from __future__ import annotations

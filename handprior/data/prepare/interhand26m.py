@@ -2,17 +2,26 @@
 
 Read exactly as the official InterHand2.6M release lays the files out (docs/datasets.md, "InterHand2.6M"):
 
-* ``*_data.json`` (COCO-style, plain ``json``): images with ``capture, seq_name, camera, frame_idx,
-  file_name`` and one annotation per image (``hand_type``, ``hand_type_valid``, image-level ``joint_valid``);
-* ``*_camera.json``: per capture and camera ``camrot`` (world -> camera R) and ``campos`` (centre, mm):
-  ``X_cam = R (X_world - campos)``;
-* ``*_joint_3d.json``: per capture and frame ``world_coord`` (42x3, mm) and 3D ``joint_valid`` (42);
-* ``*_MANO_NeuralAnnot.json`` (optional): per capture, frame and hand ``pose (48)`` world-frame axis-angle,
-  ``shape (10)``; smplx ``use_pca=False``, ``flat_hand_mean=False``.
+* ``InterHand2.6M_<split>_data.json`` (COCO-style, plain ``json``): ``images[]`` with ``id``, ``capture`` (int),
+  ``seq_name``, ``camera`` (a string), ``frame_idx`` (int) (``subject``, ``file_name`` not needed), and
+  ``annotations[]`` with ``image_id``, ``hand_type`` (``right`` / ``left`` / ``interacting``),
+  ``hand_type_valid`` (an integer 0/1) and the image-level ``joint_valid`` (42 one-element lists of 0/1; a flat
+  list of 42 is read too), one annotation per image;
+* ``InterHand2.6M_<split>_camera.json``: per capture ``camrot`` (world -> camera R) and ``campos`` (centre, mm),
+  each a dict by camera id (``focal``, ``princpt`` not needed): ``X_cam = R (X_world - campos)``;
+* ``InterHand2.6M_<split>_joint_3d.json``: per capture and frame ``world_coord`` (42x3, mm; an invalid joint holds a
+  placeholder such as ``[1, 1, 1]``) and the 3D ``joint_valid`` (42 one-element lists of booleans; flat is read
+  too); its ``hand_type`` / ``hand_type_valid`` (a boolean there) are not read;
+* ``InterHand2.6M_<split>_MANO_NeuralAnnot.json`` (optional): per capture, frame and hand ``pose (48)`` world-frame
+  axis-angle, ``shape (10)``; smplx ``use_pca=False``, ``flat_hand_mean=False``.
 
 A view is ``(split, capture, seq_name, camera)``; its right and left hands are separate tracks. A hand is
 present in an image when ``hand_type`` says so (``interacting`` = both) or, where ``hand_type_valid`` is 0,
-when its image-level wrist is valid. A present hand is kept only if all 21 of its 3D joints are valid.
+when its image-level wrist is valid. Per joint, the 3D ``joint_valid`` decides, as the official loader does
+(each joint's validity multiplied by the root's): a hand whose wrist is invalid is dropped (``invalid wrist``);
+otherwise the frame is kept and each invalid joint is masked (``joint marked invalid``: ``valid.npy`` in the
+store, its coordinate a finite placeholder), so it is neither supervised nor scored. A joint marked valid whose
+coordinate is not finite drops the frame (``invalid joints``).
 """
 
 from __future__ import annotations
@@ -33,6 +42,7 @@ from handprior.data.prepare.predictions import KeyScheme
 from handprior.data.prepare.report import (
     INVALID_JOINTS,
     INVALID_WRIST,
+    JOINT_MARKED_INVALID,
     NO_CAMERA,
     NO_GROUND_TRUTH,
     NO_MANO,
@@ -221,9 +231,12 @@ class InterHand26M:
         world = np.where(found[:, None, None], arrays.world[rows], np.nan)  # (F,42,3) mm
         valid = found[:, None] & arrays.valid[rows]  # (F,42)
         hand = Track(name, side, view, frame_ids, np.full((n, 21, 3), np.nan), np.full(n, "", dtype=object))
+        joint_valid = valid[:, index]  # (F,21) canonical order
+        finite = np.isfinite(world[:, index]).all(axis=2)  # (F,21)
         hand.drop(~found, NO_GROUND_TRUTH)
-        hand.drop(~valid[:, WRIST_INDEX[side]], INVALID_WRIST)
-        hand.drop(~valid[:, index].all(axis=1) | ~np.isfinite(world[:, index]).all(axis=(1, 2)), INVALID_JOINTS)
+        hand.drop(~valid[:, WRIST_INDEX[side]], INVALID_WRIST)  # the official rule: no valid root, no hand
+        hand.drop((joint_valid & ~finite).any(axis=1), INVALID_JOINTS)  # marked valid but not a number
+        hand.mask(~joint_valid, JOINT_MARKED_INVALID)  # kept frames: these joints are masked, not the frame
         if self.drop_truncated:
             in_image = np.stack([_image_valid(ann) for _, ann in frames])  # (F,42) image-level validity
             hand.drop(~in_image[:, index].all(axis=1), TRUNCATED_JOINTS)

@@ -123,7 +123,8 @@ def write_split(
     )
     if packed.theta is None:
         meta["mano"] = {**meta.get("mano", {}), "available": False}
-    return write_store(out / split, pred, packed.gt, packed.offsets, meta, packed.theta, packed.beta)
+    return write_store(out / split, pred, packed.gt, packed.offsets, meta, packed.theta, packed.beta,
+                       valid=packed.valid)  # fmt: skip
 
 
 def run_prepare(

@@ -13,6 +13,11 @@ Read as the official Re:InterHand release lays the files out (docs/datasets.md, 
 
 A view is ``(capture, camera)``; camera is a Mugsy camera name or ``ego:per_segment`` / ``ego:per_frame``.
 Split by capture: the three captures InterWild tests on are ``test``, the other seven ``train`` (no val).
+
+Per-joint validity: Re:InterHand has none for the 21 joints used. The official loader marks only the forearm
+stubs invalid, and they are not among them (nor are ``Thumb_0`` and ``Pinky_0``); the keypoint files carry no
+validity flag. So the stores carry no ``valid.npy`` (every joint valid); a frame with a missing or non-finite
+joint value is dropped (``invalid wrist`` / ``invalid joints``).
 """
 
 from __future__ import annotations

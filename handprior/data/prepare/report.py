@@ -1,7 +1,9 @@
 """Drop accounting, progress and the summary a prepare command prints and stores in meta.json.
 
 Nothing is dropped silently: every frame a preparer leaves out is counted under a reason, and the counts are
-printed at the end and written into the split's ``meta.json`` (key ``prepare``).
+printed at the end and written into the split's ``meta.json`` (key ``prepare``). Likewise every ground-truth joint
+that is kept but masked (a partly annotated hand: the frame stays, the joint is neither supervised nor scored) is
+counted under a reason, with the number of stored frames it touches.
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ NO_CAMERA = "no camera parameters"
 NO_PREDICTION = "no prediction"
 PREDICTION_NOT_FINITE = "prediction not finite"
 SHORT_SEQUENCE = "sequence shorter than min_length"
+# Joint-level mask reasons.
+JOINT_MARKED_INVALID = "joint marked invalid"
 
 
 @dataclass
@@ -39,11 +43,19 @@ class SplitReport:
     frames: int = 0
     dropped: Counter[str] = field(default_factory=Counter)
     notes: list[str] = field(default_factory=list)
+    masked_frames: Counter[str] = field(default_factory=Counter)  # reason -> stored frames with a joint masked
+    masked_joints: Counter[str] = field(default_factory=Counter)  # reason -> joints masked in stored frames
 
     def drop(self, reason: str, count: int = 1) -> None:
         """Count ``count`` frames left out for ``reason``."""
         if count:
             self.dropped[reason] += int(count)
+
+    def mask(self, reason: str, frames: int, joints: int) -> None:
+        """Count ``joints`` ground-truth joints, in ``frames`` stored frames, masked for ``reason``."""
+        if joints:
+            self.masked_frames[reason] += int(frames)
+            self.masked_joints[reason] += int(joints)
 
     @property
     def dropped_total(self) -> int:
@@ -57,6 +69,8 @@ class SplitReport:
             "frames": self.frames,
             "dropped_frames": self.dropped_total,
             "dropped": dict(sorted(self.dropped.items())),
+            "masked": {reason: {"frames": self.masked_frames[reason], "joints": self.masked_joints[reason]}
+                       for reason in sorted(self.masked_joints)},  # fmt: skip
             "notes": list(self.notes),
         }
 
@@ -87,11 +101,14 @@ def print_summary(report: RunReport, console: Console | None = None) -> None:
     table.add_column("sequences", justify="right")
     table.add_column("frames", justify="right")
     table.add_column("dropped frames (why)")
+    table.add_column("masked joints, in frames (why)")
     for split in report.splits:
         why = ", ".join(f"{reason}: {count}" for reason, count in sorted(split.dropped.items())) or "-"
-        table.add_row(split.split, str(split.sequences), str(split.frames), f"{split.dropped_total} ({why})")
+        masked = ", ".join(f"{reason}: {split.masked_joints[reason]} in {split.masked_frames[reason]}"
+                           for reason in sorted(split.masked_joints)) or "-"  # fmt: skip
+        table.add_row(split.split, str(split.sequences), str(split.frames), f"{split.dropped_total} ({why})", masked)
     for split, reason in report.skipped_splits.items():
-        table.add_row(split, "-", "-", f"skipped: {reason}")
+        table.add_row(split, "-", "-", f"skipped: {reason}", "-")
     console.print(table)
     for key, value in report.predictions.items():
         console.print(f"predictions {key}: {value}")

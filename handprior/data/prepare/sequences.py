@@ -2,9 +2,11 @@
 
 A preparer describes every annotated hand it sees from one view as a :class:`Track`: frame indices, ground
 truth in the camera frame (mm, canonical order, *not* mirrored), optional MANO parameters, and per frame a
-drop reason ("" keeps the frame). :class:`SplitBuilder` then counts the drops, cuts the kept frames into
-continuous sequences (a gap in frame indices, which any dropped frame leaves, starts a new sequence), mirrors
-left hands to right hands and concatenates everything into store arrays.
+drop reason ("" keeps the frame) and, where the dataset marks single joints invalid, per joint a mask reason.
+:class:`SplitBuilder` then counts the drops and masks, cuts the kept frames into continuous sequences (a gap in
+frame indices, which any dropped frame leaves, starts a new sequence), fills masked joints with a finite
+placeholder (:func:`fill_invalid`), mirrors left hands to right hands and concatenates everything into store
+arrays (``valid (N,21)`` is the store's per-joint validity; None when every stored joint is valid).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from handprior.body.joints import SIDES, WRIST, mirror_x
+from handprior.body.joints import NUM_JOINTS, PARENTS, SIDES, WRIST, mirror_x
 from handprior.data.prepare.geometry import mirror_axis_angle
 from handprior.data.prepare.report import SHORT_SEQUENCE, SplitReport
 
@@ -32,6 +34,9 @@ class Track:
     theta: np.ndarray | None = None  # (F,48) MANO pose, camera-frame global orientation, not mirrored
     beta: np.ndarray | None = None  # (F,10)
     pred: np.ndarray | None = None  # (F,21,3) mm, camera frame, not mirrored (attached from predictions)
+    # (F,21) str per ground-truth joint: "" valid, anything else the reason it is masked (kept frames stay kept);
+    # None: every joint valid. Masked joints may hold anything (NaN included): they are filled when stored.
+    joint_reasons: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         if self.side not in SIDES:
@@ -40,7 +45,7 @@ class Track:
         self.reasons = np.asarray(self.reasons, dtype=object)
         if len(self.frames) > 1 and np.any(np.diff(self.frames) <= 0):
             raise ValueError(f"{self.name}: frame indices must strictly increase")
-        for key in ("gt", "reasons", "theta", "beta", "pred"):
+        for key in ("gt", "reasons", "theta", "beta", "pred", "joint_reasons"):
             value = getattr(self, key)
             if value is not None and len(value) != len(self.frames):
                 raise ValueError(f"{self.name}: {key} has {len(value)} rows for {len(self.frames)} frames")
@@ -52,6 +57,46 @@ class Track:
     def drop(self, mask: np.ndarray, reason: str) -> None:
         """Mark the frames in boolean ``mask (F,)`` that are still kept as dropped for ``reason``."""
         self.reasons[np.asarray(mask, dtype=bool) & (self.reasons == "")] = reason
+
+    def mask(self, joints: np.ndarray, reason: str) -> None:
+        """Mark the ground-truth joints in boolean ``joints (F,21)`` that are still valid as masked for ``reason``
+        (the frame is kept; the joint is neither supervised nor scored)."""
+        if self.joint_reasons is None:
+            self.joint_reasons = np.full((len(self.frames), NUM_JOINTS), "", dtype=object)
+        self.joint_reasons[np.asarray(joints, dtype=bool) & (self.joint_reasons == "")] = reason
+
+
+def fill_invalid(gt: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """Finite placeholders for the invalid joints of one sequence: gt (T,21,3), valid (T,21) bool -> (T,21,3).
+
+    An invalid joint takes its own wrist-relative position from the nearest frame of the sequence where it is
+    valid (the earlier one on a tie), added to this frame's wrist; a joint valid in no frame of the sequence sits
+    on its (filled) parent joint. The placeholders are never scored or supervised; they keep the stored ground
+    truth finite, and predictions simulated from it plausible. The wrist must be valid in every frame.
+    """
+    gt = np.array(gt, dtype=np.float64)
+    valid = np.asarray(valid, dtype=bool)
+    if valid.all():
+        return gt
+    if not valid[:, WRIST].all():
+        raise ValueError("fill_invalid needs a valid wrist in every frame (frames without one are dropped)")
+    wrist = gt[:, WRIST : WRIST + 1]  # (T,1,3)
+    rel = gt - wrist  # (T,21,3)
+    frames = np.arange(len(gt))
+    for j in range(1, NUM_JOINTS):  # canonical order: every parent comes before its children
+        ok = valid[:, j]
+        if ok.all():
+            continue
+        if not ok.any():
+            rel[:, j] = rel[:, PARENTS[j]]
+            continue
+        where = np.flatnonzero(ok)  # (K,) frames where joint j is valid
+        after = np.searchsorted(where, frames)  # index of the first valid frame >= t
+        later = where[np.minimum(after, len(where) - 1)]
+        earlier = where[np.maximum(after - 1, 0)]
+        nearest = np.where(np.abs(frames - earlier) <= np.abs(later - frames), earlier, later)  # (T,)
+        rel[~ok, j] = rel[nearest[~ok], j]
+    return rel + wrist
 
 
 def frame_step(frames: np.ndarray) -> int:
@@ -78,6 +123,7 @@ class PackedSplit:
     offsets: np.ndarray  # (S+1,)
     theta: np.ndarray | None  # (N,48)
     beta: np.ndarray | None  # (N,10)
+    valid: np.ndarray | None  # (N,21) bool ground-truth validity per joint; None: all valid
     names: list[str]
     sides: list[str]
     first_frames: list[int]
@@ -103,6 +149,7 @@ class SplitBuilder:
     _first: list[int] = field(default_factory=list)
     _steps: list[int] = field(default_factory=list)
     _with: dict[str, bool] = field(default_factory=dict)
+    _valid: list[np.ndarray] = field(default_factory=list)
 
     def add(self, track: Track) -> None:
         """Count the track's drops, then add each continuous run of kept frames as a sequence."""
@@ -127,6 +174,14 @@ class SplitBuilder:
 
     def _append(self, track: Track, rows: np.ndarray, index: int) -> None:
         left = track.side == "left"
+        valid = np.ones((len(rows), NUM_JOINTS), dtype=bool)  # (T,21)
+        if track.joint_reasons is not None:
+            reasons = track.joint_reasons[rows]  # (T,21)
+            for reason in sorted(set(reasons[reasons != ""].astype(str))):
+                masked = reasons == reason
+                self.report.mask(reason, int(masked.any(axis=1).sum()), int(masked.sum()))
+            valid = reasons == ""
+        self._valid.append(valid)
         arrays = {"gt": track.gt, "pred": track.pred, "theta": track.theta, "beta": track.beta}
         for key, array in arrays.items():
             present = array is not None
@@ -135,6 +190,8 @@ class SplitBuilder:
             if not present:
                 continue
             part = np.asarray(array[rows], dtype=np.float64)
+            if key == "gt":
+                part = fill_invalid(part, valid)  # finite placeholders for masked joints, before mirroring
             if key in ("gt", "pred"):
                 part = mirror_x(part) if left else part  # (T,21,3)
                 if self.root_relative:
@@ -154,6 +211,8 @@ class SplitBuilder:
         lengths = [len(part) for part in self._parts["gt"]]
         offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
         joined = {key: np.concatenate(parts) if parts else None for key, parts in self._parts.items()}
+        valid = np.concatenate(self._valid)  # (N,21)
         self.report.sequences, self.report.frames = len(lengths), int(offsets[-1])
         return PackedSplit(joined["gt"], joined.get("pred"), offsets, joined.get("theta"), joined.get("beta"),
-                           list(self._names), list(self._sides), list(self._first), list(self._steps))  # fmt: skip
+                           None if valid.all() else valid, list(self._names), list(self._sides), list(self._first),
+                           list(self._steps))  # fmt: skip

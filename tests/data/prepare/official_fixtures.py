@@ -70,12 +70,28 @@ def _to_source(canonical: np.ndarray, index_map: tuple[int, ...], size: int, out
 # ----------------------------------------------------------------------------------------------- InterHand2.6M
 
 
+# Joints marked invalid in joint_3d.json, per split: frame -> [(side, canonical joint), ...].
+IH26M_INVALID = {
+    "test": {1003: [("left", 0)],  # the left wrist: the left hand is dropped
+             1005: [("right", 8)],  # the right index tip
+             1002: [("right", 9)],  # the right middle MCP: the reference bone of the scaled metrics
+             1004: [("left", 4), ("left", 20)]},  # the left thumb and pinky tips
+    "train": {**{f: [("right", 16)] for f in range(5, 10)},  # the right ring tip for five frames
+              12: [("right", 1), ("right", 2), ("right", 3)], 30: [("left", 12)]},
+    "val": {3: [("left", 8)], 4: [("left", 8)]},
+}  # fmt: skip
+
+
 def write_interhand26m(root: Path, seed: int = 0) -> dict:
-    """Test split with two views of capture 0 (frames 1000-1009), train and val with one long view each.
+    """Test split with two views of capture 0 (frames 1000-1009), train and val with one long view each, in the
+    official forms: ``joint_3d.json``'s ``joint_valid`` is 42 one-element lists of booleans (the val split uses a
+    flat list of 0/1, the other form the loaders accept) and an invalid joint's ``world_coord`` holds the
+    placeholder ``[1, 1, 1]``; ``hand_type_valid`` is a boolean there and an integer in ``*_data.json``.
 
     Test split cases (see tests): view cam400030 is ``interacting`` with image 1007 missing; view cam400031 is
-    ``right`` for frames 1000-1005; joint_3d: frame 1003 left wrist invalid, frame 1005 right index tip
-    invalid, frame 1008 missing; MANO: frame 1001 left null, frame 1009 missing.
+    ``right`` for frames 1000-1005; joint_3d: frame 1008 missing, and the joints of :data:`IH26M_INVALID` marked
+    invalid (frame 1003 the left wrist); MANO: frame 1001 left null, frame 1009 missing. Each expected entry
+    carries ``valid`` (F,21) bool in canonical order.
     """
     rng = np.random.default_rng(seed)
     lines = ["# joint_name joint_id parent_id"]
@@ -107,14 +123,14 @@ def write_interhand26m(root: Path, seed: int = 0) -> dict:
         for k, f in enumerate(frames):
             coord = _to_source(world["right"][f], IH26M_TO_CANON_RIGHT, 42)
             coord = _to_source(world["left"][f], IH26M_TO_CANON_LEFT, 42, coord)
-            valid = np.ones(42)
-            if split == "test" and f == 1003:
-                valid[41] = 0  # left wrist
-                coord[41] = [1e6, 1e6, 1e6]  # invalid joints may hold anything
-            if split == "test" and f == 1005:
-                valid[4] = 0  # right index tip
+            valid = np.ones(42, dtype=bool)
+            for side, joint in IH26M_INVALID[split].get(f, []):
+                source = (IH26M_TO_CANON_RIGHT if side == "right" else IH26M_TO_CANON_LEFT)[joint]
+                valid[source] = False
+                coord[source] = [1.0, 1.0, 1.0]  # the placeholder the official files hold for an invalid joint
+            joint_valid = [int(v) for v in valid] if split == "val" else [[bool(v)] for v in valid]
             if not (split == "test" and f == 1008):
-                joints_3d[str(f)] = {"world_coord": coord.tolist(), "joint_valid": valid.tolist(),
+                joints_3d[str(f)] = {"world_coord": coord.tolist(), "joint_valid": joint_valid,
                                      "hand_type": "interacting", "hand_type_valid": True}  # fmt: skip
             if not (split == "test" and f == 1009):
                 mano[str(f)] = {s: {"pose": theta[s][k].tolist(), "shape": beta[s][k].tolist(), "trans": [0.0, 0.0, 0.5]}
@@ -141,8 +157,12 @@ def write_interhand26m(root: Path, seed: int = 0) -> dict:
                 rot = Rotation.from_matrix(rotation) * Rotation.from_rotvec(theta[s][k, :3])
                 cam_theta = theta[s][k].copy()
                 cam_theta[:, :3] = rot.as_rotvec()
+                valid = np.ones((len(view_frames), 21), dtype=bool)
+                for row, f in enumerate(view_frames):
+                    for side, joint in IH26M_INVALID[split].get(f, []):
+                        valid[row, joint] &= side != s
                 expected[(split, seq_name, camera, s)] = {"frames": view_frames, "gt": cam, "theta": cam_theta,
-                                                          "beta": beta[s][k]}  # fmt: skip
+                                                          "beta": beta[s][k], "valid": valid}  # fmt: skip
         folder = root / "annotations" / split
         write_json(folder / f"InterHand2.6M_{split}_data.json", {"images": images, "annotations": annotations})
         write_json(folder / f"InterHand2.6M_{split}_camera.json", {"0": cameras})
