@@ -21,14 +21,16 @@ from torch import Tensor, nn
 
 from handprior.errors import HandpriorInputError
 from handprior.models.registry import canonical_class_path, check_net_config, check_plain
+from handprior.pretrained import resolve_checkpoint
 
 MAX_LISTED = 4  # keys named per kind of state-dict mismatch
 
 
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
-    """Load a checkpoint file with ``weights_only=True`` (no pickled code runs) and check its hyperparameters
-    (:func:`check_hyperparameters`: nothing they name is imported); clear errors for bad files."""
-    path = Path(path)
+    """Load a checkpoint file, or a shipped pretrained model by name (:mod:`handprior.pretrained`), with
+    ``weights_only=True`` (no pickled code runs) and check its hyperparameters (:func:`check_hyperparameters`:
+    nothing they name is imported); clear errors for bad files."""
+    path = resolve_checkpoint(path)
     if not path.is_file():
         raise HandpriorInputError("checkpoint file does not exist", path)
     if path.stat().st_size == 0:

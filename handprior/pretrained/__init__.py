@@ -1,0 +1,65 @@
+"""Pretrained checkpoints shipped with handprior, loadable by a short name wherever a checkpoint path is taken
+(``handprior refine --ckpt NAME``, ``Refiner.from_checkpoint(NAME)``, ``StreamingRefiner(NAME)``, ...).
+
+Each is an ordinary handprior checkpoint stripped to its weights and hyperparameters (no optimiser state), so it
+loads through the same weights-only, registry-checked path as any other checkpoint. They are trained on the
+built-in synthetic benchmark only: synthetic hand motion, simulated single-frame estimator noise and the
+stand-in MANO model (see the README, "Pretrained models", for what each was trained with and its measured
+numbers). ``python -m handprior.pretrained.export RUN.ckpt NAME`` writes one from a training run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from handprior.errors import HandpriorInputError
+
+FOLDER = Path(__file__).resolve().parent
+
+
+@dataclass(frozen=True)
+class Pretrained:
+    """A shipped checkpoint: its file in this package, the config that trains it and what it is for."""
+
+    file: str
+    config: str
+    summary: str
+
+    @property
+    def path(self) -> Path:
+        return FOLDER / self.file
+
+
+PRETRAINED: dict[str, Pretrained] = {
+    "synthetic": Pretrained(
+        "synthetic.ckpt",
+        "configs/synthetic.yaml",
+        "the full network (CPU size) trained by the default job on the synthetic benchmark; offline refinement",
+    ),
+    "synthetic-live": Pretrained(
+        "synthetic-live.ckpt",
+        "configs/synthetic_live.yaml",
+        "the full network trained for streaming at lag 0 (the window's last frame supervised more); "
+        "handprior refine --online true --lag 0 / StreamingRefiner",
+    ),
+}
+
+
+def resolve_checkpoint(path_or_name: str | Path) -> Path:
+    """A checkpoint's file: an existing path as given, otherwise a shipped checkpoint's name
+    (:data:`PRETRAINED`); anything else is an error that lists the names."""
+    path = Path(path_or_name)
+    if path.exists() or str(path_or_name) not in PRETRAINED:
+        if not path.exists() and not path.suffix and path.parent == Path("."):
+            names = ", ".join(sorted(PRETRAINED))
+            raise HandpriorInputError(f"no such checkpoint file, and not a pretrained model's name ({names})", path)
+        return path
+    shipped = PRETRAINED[str(path_or_name)]
+    if not shipped.path.is_file():
+        raise HandpriorInputError(
+            f"the pretrained model {path_or_name!r} is not in this installation; train and export it with "
+            f"`make pretrained` (its config: {shipped.config})",
+            shipped.path,
+        )
+    return shipped.path

@@ -1,0 +1,76 @@
+"""Shipped pretrained checkpoints: names resolve to package files, unknown names and absent files are clear
+errors, and an exported checkpoint loads through the safe path in every entry point."""
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from handprior.errors import HandpriorInputError
+from handprior.inference.model import RefinementModel
+from handprior.inference.refine import Refiner
+from handprior.inference.streaming import StreamingRefiner
+from handprior.models.checkpoint import build_net
+from handprior.models.refiner import HandRefiner
+from handprior.pretrained import PRETRAINED, Pretrained, resolve_checkpoint
+from handprior.pretrained.export import export
+
+NET = {"class_path": "handprior.models.nets.HandPriorNet", "init_args": {"dim": 16, "depth": 1, "num_heads": 2}}
+
+
+@pytest.fixture
+def tiny_checkpoint(tmp_path: Path) -> Path:
+    """A checkpoint written the way `handprior fit` writes one, of a small randomly initialised network."""
+    torch.manual_seed(0)
+    model = HandRefiner(net=build_net(NET))
+    path = tmp_path / "run" / "last.ckpt"
+    path.parent.mkdir()
+    torch.save({"epoch": 2, "state_dict": model.state_dict(), "hyper_parameters": {**model.hparams, "net": NET}}, path)
+    return path
+
+
+def test_an_existing_path_is_returned_as_given(tmp_path):
+    path = tmp_path / "run.ckpt"
+    path.write_bytes(b"x")
+    assert resolve_checkpoint(path) == path
+
+
+def test_an_unknown_bare_name_lists_the_pretrained_names():
+    with pytest.raises(HandpriorInputError, match="not a pretrained model's name.*synthetic"):
+        resolve_checkpoint("no-such-model")
+
+
+def test_a_missing_pretrained_file_says_how_to_make_it(tmp_path, monkeypatch):
+    monkeypatch.setitem(PRETRAINED, "absent", Pretrained("absent.ckpt", "configs/x.yaml", "test"))
+    with pytest.raises(HandpriorInputError, match="make pretrained"):
+        resolve_checkpoint("absent")
+
+
+def test_an_exported_checkpoint_loads_by_name_everywhere(tiny_checkpoint, tmp_path, monkeypatch):
+    monkeypatch.setattr("handprior.pretrained.FOLDER", tmp_path)
+    monkeypatch.setitem(PRETRAINED, "tiny", Pretrained("tiny.ckpt", "configs/x.yaml", "test"))
+    written = export(str(tiny_checkpoint), "tiny")
+    assert written == tmp_path / "tiny.ckpt"
+    stored = torch.load(written, weights_only=True)
+    assert set(stored) == {"state_dict", "hyper_parameters", "handprior_pretrained"}
+    model = RefinementModel.from_checkpoint("tiny")
+    direct = RefinementModel.from_checkpoint(tiny_checkpoint)
+    for key, value in direct.net.state_dict().items():
+        torch.testing.assert_close(model.net.state_dict()[key], value, rtol=0, atol=0)
+    assert Refiner.from_checkpoint("tiny", device="cpu").window == direct.window
+    assert StreamingRefiner("tiny", device="cpu") is not None
+
+
+def test_export_refuses_to_write_over_its_input(tiny_checkpoint):
+    with pytest.raises(HandpriorInputError, match="being read"):
+        export(str(tiny_checkpoint), "synthetic", output=str(tiny_checkpoint))
+
+
+@pytest.mark.parametrize("name", sorted(PRETRAINED))
+def test_shipped_checkpoints_are_small_and_load(name):
+    shipped = PRETRAINED[name]
+    if not shipped.path.is_file():
+        pytest.skip(f"{shipped.path.name} not built in this checkout")
+    assert shipped.path.stat().st_size <= 5 * 1024 * 1024
+    model = RefinementModel.from_checkpoint(name)
+    assert Path(shipped.config).name.endswith(".yaml") and model.window == 27
