@@ -1,8 +1,11 @@
 """A user's own data as one ``.npz``: ground truth, per-frame estimates and sequence boundaries.
 
 Keys: ``joints (N,21,3)`` ground truth in mm, ``pred (N,21,3)`` per-frame estimates in mm, ``offsets (S+1,)``
-sequence boundaries (sequence s is frames offsets[s]:offsets[s+1]), optional ``names (S,)`` (strings) and
-``fps`` (scalar). Joints in the framework's order (wrist, thumb..pinky base to tip), right hands.
+sequence boundaries (sequence s is frames offsets[s]:offsets[s+1]), optional ``names (S,)`` (strings), ``fps``
+(scalar) and ``valid (N,21)`` (bool or 0/1: which ground-truth joints are annotated; absent = all). Joints in the
+framework's order (wrist, thumb..pinky base to tip), right hands. Where ``valid`` is false, ``joints`` may hold
+anything (NaN included): the joint is neither supervised nor scored, and its value is replaced by a finite
+placeholder (:func:`handprior.data.prepare.sequences.fill_invalid`); the wrist must be valid in every frame.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from handprior.data.store import SequenceStore, check_offsets
 from handprior.errors import HandpriorInputError
 
 REQUIRED_KEYS = ("joints", "pred", "offsets")
-OPTIONAL_KEYS = ("names", "fps")
+OPTIONAL_KEYS = ("names", "fps", "valid")
 # An adult wrist -> middle-MCP bone is 80-110 mm; a median under this many units means metres, not mm.
 METRES_THRESHOLD = 1.0
 
@@ -109,14 +112,26 @@ def check_joint_shape(array: np.ndarray, key: str, path: Path) -> np.ndarray:
 
 
 
-def check_joints(array: np.ndarray, key: str, path: Path) -> np.ndarray:
-    """Shape (N,21,3), finite, in mm; returns float32."""
+def check_valid(array: np.ndarray, frames: int, path: Path, key: str = "valid") -> np.ndarray:
+    """Ground-truth validity per joint: shape (N,21), bool or integers 0/1; returns (N,21) bool."""
+    if array.shape != (frames, NUM_JOINTS):
+        raise HandpriorInputError(f"{key!r} must have shape (N,21) with N={frames}, found {tuple(array.shape)}", path)
+    if array.dtype != np.bool_:
+        if array.dtype.kind not in "iu" or not np.isin(array, (0, 1)).all():
+            raise HandpriorInputError(f"{key!r} must be bool or integers 0/1, found dtype {array.dtype}", path)
+    return array.astype(bool)
+
+
+def check_joints(array: np.ndarray, key: str, path: Path, valid: np.ndarray | None = None) -> np.ndarray:
+    """Shape (N,21,3), finite (where ``valid (N,21)`` is true, if given), in mm; returns float32."""
     check_joint_shape(array, key, path)
-    bad = ~np.isfinite(array).all(axis=(1, 2))
+    finite = np.isfinite(array).all(axis=2)  # (N,21)
+    bad = ~(finite | ~valid).all(axis=1) if valid is not None else ~finite.all(axis=1)
     if bad.any():
         frames = np.flatnonzero(bad)
         raise HandpriorInputError(f"{key!r} has NaN/inf in {len(frames)} frames (first: {frames[:5].tolist()})", path)
     bone = np.linalg.norm(array[:, MIDDLE_MCP] - array[:, WRIST], axis=-1)
+    bone = bone[np.isfinite(bone)]  # a masked middle MCP may be NaN
     if len(bone) and np.median(bone) < METRES_THRESHOLD:
         raise HandpriorInputError(
             f"{key!r} looks like metres (median wrist-middle MCP {np.median(bone):.3f}); the framework expects mm: "
@@ -138,10 +153,24 @@ def load_user_npz(path: str | Path) -> SequenceStore:
     unknown = sorted(set(data) - set(REQUIRED_KEYS) - set(OPTIONAL_KEYS))
     if unknown:
         raise HandpriorInputError(f"unknown keys {unknown}; allowed: {list(REQUIRED_KEYS + OPTIONAL_KEYS)}", path)
-    gt, pred = check_joints(data["joints"], "joints", path), check_joints(data["pred"], "pred", path)
+    valid = check_valid(data["valid"], len(data["joints"]), path) if "valid" in data else None
+    gt, pred = check_joints(data["joints"], "joints", path, valid), check_joints(data["pred"], "pred", path)
     if len(gt) != len(pred):
         raise HandpriorInputError(f"'joints' has {len(gt)} frames but 'pred' has {len(pred)}", path)
     offsets = check_offsets(data["offsets"], len(gt), path)
+    if valid is not None:
+        from handprior.data.prepare.sequences import fill_invalid
+
+        no_wrist = np.flatnonzero(~valid[:, WRIST])
+        if no_wrist.size:
+            raise HandpriorInputError(
+                f"'valid' marks the wrist invalid in {no_wrist.size} frames (first: {no_wrist[:5].tolist()}); a frame "
+                "without a wrist cannot be aligned: remove those frames (`handprior prepare npz` drops them)",
+                path,
+            )
+        for start, stop in zip(offsets[:-1].tolist(), offsets[1:].tolist()):
+            gt[start:stop] = fill_invalid(gt[start:stop], valid[start:stop])  # finite placeholders
+        valid = None if valid.all() else valid
     meta: dict = {"dataset": path.stem, "source": str(path), "fps": float(data["fps"]) if "fps" in data else 30.0}
     if "names" in data:
         names = data["names"]
@@ -149,4 +178,4 @@ def load_user_npz(path: str | Path) -> SequenceStore:
             raise HandpriorInputError(f"'names' must have one entry per sequence ({len(offsets) - 1})", path)
         meta["names"] = [str(n) for n in names]
     meta["sides"] = ["right"] * (len(offsets) - 1)
-    return SequenceStore(path, pred, gt, offsets, meta)
+    return SequenceStore(path, pred, gt, offsets, meta, valid=valid)

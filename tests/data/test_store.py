@@ -65,3 +65,23 @@ def test_a_store_of_an_earlier_version_opens(tmp_path):
     (tmp_path / "s" / "offsets.npy").rename(tmp_path / "s" / "seq_starts.npy")  # the earlier name
     store = SequenceStore.open(tmp_path / "s")
     assert store.offsets.tolist() == list(starts) and store.num_sequences == len(starts) - 1
+
+
+def test_validity_mask_is_optional_written_opened_and_checked(tmp_path):
+    pred, gt, starts = _arrays()
+    valid = np.ones((60, 21), dtype=bool)
+    valid[3, 7] = False
+    write_store(tmp_path / "s", pred, gt, starts, {}, valid=valid)
+    store = SequenceStore.open(tmp_path / "s")
+    assert isinstance(store.valid, np.memmap) and np.array_equal(store.valid, valid)
+    write_store(tmp_path / "s", pred, gt, starts, {})  # rewritten without a mask: the old one must not survive
+    assert SequenceStore.open(tmp_path / "s").valid is None and not (tmp_path / "s" / "valid.npy").exists()
+    with pytest.raises(HandpriorInputError, match=r"valid must be \(N,21\) bool"):
+        write_store(tmp_path / "t", pred, gt, starts, {}, valid=valid[:, :20])
+    np.save(tmp_path / "s" / "valid.npy", valid[:50])
+    with pytest.raises(HandpriorInputError, match="valid has 50 frames but pred has 60") as error:
+        SequenceStore.open(tmp_path / "s")
+    assert "valid.npy" in str(error.value)
+    np.save(tmp_path / "s" / "valid.npy", valid.astype(np.float32))
+    with pytest.raises(HandpriorInputError, match="must be a boolean array"):
+        SequenceStore.open(tmp_path / "s")

@@ -61,3 +61,25 @@ def test_empty_truncated_and_pickled_files(tmp_path):
     _write(tmp_path / "obj.npz", joints=j, pred=j, offsets=np.array([0, 30]), names=np.array([{"a": 1}], dtype=object))
     with pytest.raises(HandpriorInputError, match="Python objects"):
         load_user_npz(tmp_path / "obj.npz")
+
+
+def test_valid_marks_unannotated_joints_which_may_be_nan(tmp_path):
+    j = _hand(30)
+    valid = np.ones((30, 21), dtype=bool)
+    valid[4, 7] = valid[10, 9] = False
+    joints = j.copy()
+    joints[~valid] = np.nan
+    store = load_user_npz(_write(tmp_path / "u.npz", joints=joints, pred=j + 1, offsets=np.array([0, 12, 30]),
+                                 valid=valid.astype(np.uint8)))  # fmt: skip
+    assert np.array_equal(store.valid, valid) and np.isfinite(store.gt).all()
+    assert np.allclose(store.gt[valid], j[valid], atol=1e-4)
+    every = load_user_npz(_write(tmp_path / "v.npz", joints=j, pred=j, offsets=np.array([0, 30]), valid=np.ones((30, 21), bool)))
+    assert every.valid is None  # all valid: no mask
+    with pytest.raises(HandpriorInputError, match="marks the wrist invalid in 1 frames") as error:
+        valid[3, 0] = False
+        load_user_npz(_write(tmp_path / "w.npz", joints=joints, pred=j, offsets=np.array([0, 30]), valid=valid))
+    assert "w.npz" in str(error.value)
+    with pytest.raises(HandpriorInputError, match=r"'valid' must have shape \(N,21\)"):
+        load_user_npz(_write(tmp_path / "x.npz", joints=j, pred=j, offsets=np.array([0, 30]), valid=valid[:, :20]))
+    with pytest.raises(HandpriorInputError, match="bool or integers 0/1"):
+        load_user_npz(_write(tmp_path / "y.npz", joints=j, pred=j, offsets=np.array([0, 30]), valid=valid * 2.0))

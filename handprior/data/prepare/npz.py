@@ -11,9 +11,13 @@ Keys (``N`` frames, ``S`` sequences)::
     units     ()        str "mm" | "m", optional (default "mm"), checked against the joints' magnitude
     gt_theta  (N,48)    optional MANO pose (store convention, handprior/data/prepare/mano.py), with gt_beta
     gt_beta   (N,10)    optional MANO shape
+    valid     (N,21)    optional bool (or 0/1): which ground-truth joints are annotated; absent = all
 
 Frames whose ground truth, prediction or MANO values are not finite are dropped (counted) and split their
-sequence in two; everything else that is wrong raises :class:`HandpriorInputError` naming the file.
+sequence in two. With ``valid``, a joint marked invalid may hold anything (NaN included): the frame is kept with
+that joint masked (``valid.npy`` in the store, counted as ``joint marked invalid``), unless it is the wrist, which
+drops the frame (``invalid wrist``). Everything else that is wrong raises :class:`HandpriorInputError` naming the
+file.
 """
 
 from __future__ import annotations
@@ -36,18 +40,26 @@ from handprior.data.prepare.predictions import (
     scalar,
     simulate_predictions,
 )
-from handprior.data.prepare.report import PREDICTION_NOT_FINITE, RunReport, SplitReport, print_summary
+from handprior.data.prepare.report import (
+    INVALID_WRIST,
+    JOINT_MARKED_INVALID,
+    PREDICTION_NOT_FINITE,
+    RunReport,
+    SplitReport,
+    print_summary,
+)
 from handprior.data.prepare.sequences import SplitBuilder, Track
 from handprior.data.store import check_offsets, write_store
+from handprior.data.user_npz import check_valid
 from handprior.errors import HandpriorInputError
 
-KEYS = ("joints", "pred", "offsets", "names", "sides", "fps", "units", "gt_theta", "gt_beta")
+KEYS = ("joints", "pred", "offsets", "names", "sides", "fps", "units", "gt_theta", "gt_beta", "valid")
 GT_NOT_FINITE = "ground truth not finite"
 MANO_NOT_FINITE = "MANO values not finite"
 
 
 def read_user_arrays(path: Path) -> dict[str, Any]:
-    """Load and validate the file; returns joints/pred in mm, offsets, names, sides, fps, theta, beta."""
+    """Load and validate the file; returns joints/pred in mm, offsets, names, sides, fps, theta, beta, valid."""
     data = read_npz(path)
     unknown = sorted(set(data) - set(KEYS))
     missing = [key for key in ("joints", "offsets") if key not in data]
@@ -59,6 +71,7 @@ def read_user_arrays(path: Path) -> dict[str, Any]:
     joints = check_joint_array(data["joints"], "joints", path) * UNIT_SCALE[units]  # (N,21,3) mm
     check_hand_size_mm(joints, f"'joints' declared in {units!r}", path)
     out: dict[str, Any] = {"joints": joints, "pred": None, "theta": None, "beta": None}
+    out["valid"] = check_valid(data["valid"], len(joints), path) if "valid" in data else None  # (N,21) bool
     if "pred" in data:
         out["pred"] = check_joint_array(data["pred"], "pred", path) * UNIT_SCALE[units]
         if len(out["pred"]) != len(joints):
@@ -95,7 +108,14 @@ def user_tracks(arrays: dict[str, Any]) -> list[Track]:
         n = stop - start
         hand = Track(arrays["names"][s], arrays["sides"][s], (arrays["names"][s],), np.arange(n), part["joints"],
                      np.full(n, "", dtype=object), part["theta"], part["beta"], part["pred"])  # fmt: skip
-        hand.drop(~np.isfinite(part["joints"]).all(axis=(1, 2)), GT_NOT_FINITE)
+        finite = np.isfinite(part["joints"]).all(axis=2)  # (n,21)
+        if arrays["valid"] is None:
+            hand.drop(~finite.all(axis=1), GT_NOT_FINITE)
+        else:
+            valid = arrays["valid"][rows]  # (n,21)
+            hand.drop(~valid[:, 0], INVALID_WRIST)
+            hand.drop((valid & ~finite).any(axis=1), GT_NOT_FINITE)
+            hand.mask(~valid, JOINT_MARKED_INVALID)
         if part["pred"] is not None:
             hand.drop(~np.isfinite(part["pred"]).all(axis=(1, 2)), PREDICTION_NOT_FINITE)
         if part["theta"] is not None:
@@ -134,7 +154,7 @@ def prepare_npz(
             "predictions": predictions, "root_relative": False, "mirrored_left_hands": True,
             "mano": {"available": packed.theta is not None, **(STORED_CONVENTION if packed.theta is not None else {})},
             "prepare": report.to_dict(), **packed.sequence_meta()}  # fmt: skip
-    write_store(out / split, pred, packed.gt, packed.offsets, meta, packed.theta, packed.beta)
+    write_store(out / split, pred, packed.gt, packed.offsets, meta, packed.theta, packed.beta, valid=packed.valid)
     run = RunReport(path.stem, [report])
     print_summary(run, Console(stderr=True))
     return run.to_dict()

@@ -96,7 +96,8 @@ def fill_invalid(gt: np.ndarray, valid: np.ndarray) -> np.ndarray:
         earlier = where[np.maximum(after - 1, 0)]
         nearest = np.where(np.abs(frames - earlier) <= np.abs(later - frames), earlier, later)  # (T,)
         rel[~ok, j] = rel[nearest[~ok], j]
-    return rel + wrist
+    gt[~valid] = (rel + wrist)[~valid]  # valid joints keep their values exactly
+    return gt
 
 
 def frame_step(frames: np.ndarray) -> int:

@@ -85,3 +85,21 @@ def test_all_frames_invalid_and_unreadable_files(tmp_path):
     np.savez(tmp_path / "obj.npz", joints=np.array([object()], dtype=object))
     with pytest.raises(HandpriorInputError, match="pickled"):
         prepare_npz(tmp_path / "obj.npz", tmp_path / "out")
+
+
+def test_valid_keeps_partly_annotated_frames_and_drops_those_without_a_wrist(tmp_path):
+    arrays = _arrays()
+    valid = np.ones((35, 21), dtype=bool)
+    valid[3, [8, 12]] = False  # two joints of frame 3
+    valid[25, 16] = False  # sequence b (a left hand), its first frame 5
+    valid[10, 0] = False  # no wrist: frame 10 is dropped
+    arrays["joints"][~valid] = np.nan
+    arrays.update(valid=valid, sides=np.array(["right", "left"]))
+    np.savez(tmp_path / "mine.npz", **arrays)
+    summary = prepare_npz(tmp_path / "mine.npz", tmp_path / "out", split="test")
+    report = summary["splits"]["test"]
+    assert report["dropped"] == {"invalid wrist": 1}
+    assert report["masked"] == {"joint marked invalid": {"frames": 2, "joints": 3}}
+    store = SequenceStore.open(tmp_path / "out" / "test")
+    assert store.lengths.tolist() == [10, 9, 15] and np.isfinite(store.gt).all()
+    assert (~store.valid).sum() == 3 and not store.valid[3, 8] and not store.valid[19 + 5, 16]
