@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor
 
@@ -31,6 +32,11 @@ class LossWeights:
             (mm/frame^2), as SmoothNet.
         position_delta_mm: Huber threshold of the position terms, in mm (1 mm; a delta of 1 on metres is plain L2).
         param_delta: Huber threshold of the theta and beta terms.
+        readout: streaming training: extra weight of the window's frame T-1-readout_lag in the joint, root and
+            accel terms, the frame a live stream at that lag reads (``StreamingRefiner``, ``refine --online``).
+            0 (default): every frame alike, offline training; T makes that frame weigh as much as all the
+            others together.
+        readout_lag: the live lag that ``readout`` trains for (0: the window's last frame, no look-ahead).
 
     The paper gives no weights [choice]: the joint terms lead, and the MANO terms (whose vertex error starts
     tens of mm high) are weighted 0.1, which measured best for the small CPU-sized network.
@@ -44,6 +50,8 @@ class LossWeights:
     accel: float = 1.0
     position_delta_mm: float = 1.0
     param_delta: float = 0.1
+    readout: float = 0.0
+    readout_lag: int = 0
 
 
 def masked_mean(values: Tensor, weights: Tensor | None) -> Tensor:
@@ -53,6 +61,18 @@ def masked_mean(values: Tensor, weights: Tensor | None) -> Tensor:
         return values.mean()
     weights = weights.to(values.dtype).expand_as(values)
     return (values * weights).sum() / weights.sum().clamp_min(1)
+
+
+def readout_weights(window: int, readout: float, lag: int) -> Tensor | None:
+    """Per-frame weights (T,) of a window: 1, and 1 + ``readout`` at frame T-1-``lag``; None when ``readout``
+    is 0 (every frame alike)."""
+    if readout == 0:
+        return None
+    if not 0 <= lag < window:
+        raise ValueError(f"loss.readout_lag must be in [0, {window - 1}] for a window of {window}, got {lag}")
+    weights = torch.ones(window)
+    weights[window - 1 - lag] += readout
+    return weights
 
 
 def relative_weights(valid: Tensor | None, root: int = WRIST) -> Tensor | None:

@@ -24,7 +24,15 @@ from handprior.inference.model import RefinementModel
 from handprior.metrics.functional import root_relative
 from handprior.metrics.modules import MPJPE, MPVPE, AccelError, BoneLengthVariation, MPVPEJoints
 from handprior.models.checkpoint import check_compatible, load_checkpoint, network_from_checkpoint
-from handprior.models.losses import LossWeights, accel_loss, frame_weights, param_loss, position_loss, relative_weights
+from handprior.models.losses import (
+    LossWeights,
+    accel_loss,
+    frame_weights,
+    param_loss,
+    position_loss,
+    readout_weights,
+    relative_weights,
+)
 from handprior.models.nets.output import NetOutput
 from handprior.training.optimizer import adamw
 
@@ -129,10 +137,15 @@ class HandRefiner(L.LightningModule):
         pred_rel, gt_rel = root_relative(out.joints), root_relative(gt)  # (B,T,J,3)
         valid = batch.get("valid")  # (B,T,J) bool ground-truth validity; absent: all valid (unmasked losses)
         rel_w = relative_weights(valid)  # (B,T,J) or None
+        root_w = None if valid is None else valid[..., :1].float()  # (B,T,1) or None
+        time_w = readout_weights(gt.shape[1], w.readout, w.readout_lag)  # (T,) or None: streaming training
+        if time_w is not None:
+            time_w = time_w.to(gt.device)[None, :, None]  # (1,T,1)
+            rel_w = time_w if rel_w is None else rel_w * time_w
+            root_w = time_w if root_w is None else root_w * time_w
         terms = {
             "joints": position_loss(pred_rel, gt_rel, w.position_delta_mm, rel_w),
-            "root": position_loss(out.joints[..., :1, :], gt[..., :1, :], w.position_delta_mm,
-                                  None if valid is None else valid[..., :1].float()),  # fmt: skip
+            "root": position_loss(out.joints[..., :1, :], gt[..., :1, :], w.position_delta_mm, root_w),
             "accel": accel_loss(pred_rel, gt_rel, rel_w),
         }
         if out.theta is not None and "gt_theta" in batch:  # the store has MANO ground truth (no host sync)
