@@ -11,7 +11,7 @@ import numpy as np
 from lightning.pytorch.loggers import WandbLogger
 from torch import Tensor
 
-from handprior.metrics.functional import aligned_errors
+from handprior.metrics.functional import aligned_errors, joint_weights
 from handprior.reporting.plots import write_test_plots
 
 
@@ -54,7 +54,7 @@ class PlotCallback(L.Callback):
         return Path(trainer.log_dir or trainer.default_root_dir) / "plots"
 
     def on_test_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        self.examples, self.per_joint, self._sums, self._frames = [], {}, {}, 0
+        self.examples, self.per_joint, self._sums, self._frames, self._counts = [], {}, {}, 0, None
 
     def on_test_batch_end(
         self,
@@ -68,9 +68,13 @@ class PlotCallback(L.Callback):
         if not isinstance(outputs, Mapping) or outputs.get("joints") is None:
             return
         pred, gt, refined = batch["pred"], batch["gt"], outputs["joints"]  # (L,21,3) mm each
+        valid = batch.get("valid")  # (L,21) bool: partly annotated hands; the per-joint means skip masked joints
+        weights = joint_weights(valid) if valid is not None else gt.new_ones(gt.shape[:2])  # (L,21)
         for key, joints in (("input", pred), ("refined", refined)):
-            errors = aligned_errors(joints, gt).sum(dim=0)  # (J,)
+            errors = (aligned_errors(joints, gt) * weights).sum(dim=0)  # (J,)
             self._sums[key] = self._sums[key] + errors if key in self._sums else errors
+        counts = weights.sum(dim=0)  # (J,)
+        self._counts = counts if self._counts is None else self._counts + counts
         self._frames += pred.shape[0]
         if len(self.examples) < self.num_sequences:
             arrays = {
@@ -80,7 +84,8 @@ class PlotCallback(L.Callback):
 
     def on_test_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if self._frames:
-            self.per_joint = {key: (value / self._frames).cpu().numpy() for key, value in self._sums.items()}
+            counts = self._counts.clamp_min(1)  # (J,) frames in which each joint counts
+            self.per_joint = {key: (value / counts).cpu().numpy() for key, value in self._sums.items()}
 
     def on_test_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         folder = self.output_folder(trainer)  # on every process: under DDP trainer.log_dir is a broadcast
