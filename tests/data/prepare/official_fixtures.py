@@ -304,7 +304,8 @@ def write_dexycb(root: Path, sequences_per_subject: int = 5, frames: int = 10, s
                     np.savez_compressed(folder / serial / f"labels_{f:06d}.npz", seg=np.zeros((480, 640), np.uint8),
                                         pose_y=np.zeros((4, 3, 4), np.float32),
                                         pose_m=np.zeros((1, 51), np.float32) if no_hand else pose_m[f][None],
-                                        joint_3d=joint_3d, joint_2d=np.zeros((1, 21, 2), np.float32))  # fmt: skip
+                                        joint_3d=joint_3d,
+                                        joint_2d=np.full((1, 21, 2), -1 if no_hand else 100, np.float32))  # fmt: skip
                 expected[(subject, sequence, serial)] = {"gt": joints, "side": side, "index": i, "pose_m": pose_m}
     for s, subject in enumerate(DEX_SUBJECTS):
         side = "left" if s == 2 else "right"
