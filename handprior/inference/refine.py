@@ -25,6 +25,7 @@ import torch
 from torch import Tensor, nn
 
 from handprior.body.joints import SIDES, mirror_x
+from handprior.body.mano import ManoLayer
 from handprior.data.file_checks import check_no_clash, check_writable
 from handprior.data.user_npz import check_joints
 from handprior.errors import HandpriorInputError
@@ -41,6 +42,8 @@ from handprior.inference.io import (
 from handprior.inference.model import RefinementModel
 from handprior.inference.preprocess import TO_MM, fill_gaps, resolve_units
 from handprior.inference.streaming import StreamingRefiner
+from handprior.inference.tracks import ROUND_TRIP_TOLERANCE_MM, refine_tracks, round_trip_error, runs_of
+from handprior.inference.tracks_io import HandTracks, check_track_output, is_track_file, read_tracks, write_tracks
 from handprior.metrics.functional import acceleration, bone_length_variation
 from handprior.progress import progress_bar, progress_wanted
 
@@ -249,6 +252,9 @@ def refine(
     stride: int | None = None,
     taper: int | None = None,
     quiet: bool = False,
+    beta: Literal["median", "mean"] = "median",
+    beta_source: Literal["network", "input"] = "network",
+    pose_prior: Literal["input", "network"] = "input",
 ) -> None:
     """Refine your own per-frame 3D hand joints with a trained checkpoint: one file, or many at once.
 
@@ -293,6 +299,14 @@ def refine(
         taper: offline, frames over which a window's weight ramps down at each end, 0 = equal weights
             (default: the --windows setting's: 13 or 0 for T = 27).
         quiet: no progress bar (there is none either when stdout is not a terminal).
+        beta: HaMeR/WiLoR track files (detected by their keys, docs/estimator_tracks.md): how a track's one
+            shape is made from its per-frame betas: median (per component; robust to the frames where the shape
+            flickers most) or mean.
+        beta_source: track files: whose per-frame betas are aggregated: network (the refiner's MANO shape) or
+            input (the estimator's).
+        pose_prior: track files: the pose each detection's MANO fit to the refined joints starts from and is
+            held near: input (the estimator's, which saw the image and knows each finger bone's twist) or
+            network (the refiner's theta).
     """
     resolve_device(device)  # everything below up to the checkpoint is checked before any work starts
     if fps is not None and not fps > 0:
@@ -306,7 +320,7 @@ def refine(
         check_no_clash({**{f"the input {path}": path for path, _ in pairs}, **reads}, writes)
     settings = {"side": side, "fps": fps, "units": units, "mano": mano, "interpolate_gaps": interpolate_gaps,
                 "online": online, "lag": lag, "compile": compile, "windows": windows, "stride": stride,
-                "taper": taper}  # fmt: skip
+                "taper": taper, "beta": beta, "beta_source": beta_source, "pose_prior": pose_prior}  # fmt: skip
     jobs, failed = [], {}
     for path, out in pairs:  # every file read and checked before the model loads
         try:
@@ -320,7 +334,7 @@ def refine(
     if not jobs:
         raise HandpriorInputError(f"no file to refine ({len(failed)} failed)", input)
     refiner = Refiner.from_checkpoint(ckpt, device=device, mano_model=mano_model)
-    total = sum(len(job.source.pred) for job in jobs)
+    total = sum(_job_frames(job) for job in jobs)
     with contextlib.ExitStack() as stack:
         bar, task = None, None
         if progress_wanted(quiet):
@@ -378,8 +392,10 @@ class _Job:
     plot: Path | None
 
 
-def _check_file(path: Path, output: Path, plot: Path | None, reads: dict[str, Any], settings: dict) -> _Job:
+def _check_file(path: Path, output: Path, plot: Path | None, reads: dict[str, Any], settings: dict) -> _Job | _TrackJob:
     """Read one input and check it and its outputs before any work (clashes, units, missing frames)."""
+    if is_track_file(path):
+        return _check_track_file(path, output, plot, reads, settings)
     source = read_sequence(path)
     kind = check_command_files(source, output, sidecar=settings["mano"], plot=plot, reads=reads)
     if settings["fps"] is not None:
@@ -390,8 +406,13 @@ def _check_file(path: Path, output: Path, plot: Path | None, reads: dict[str, An
     return _Job(source, output, kind, units, unit_note, plot)
 
 
-def _refine_file(refiner: Refiner, job: _Job, settings: dict, progress: Callable[[int], None] | None) -> None:
+def _refine_file(
+    refiner: Refiner, job: _Job | _TrackJob, settings: dict, progress: Callable[[int], None] | None
+) -> None:
     """Refine every sequence of one file, write the output (and figures), print the file's summary line."""
+    if isinstance(job, _TrackJob):
+        _refine_track_file(refiner, job, settings, progress)
+        return
     begin = time.perf_counter()
     source, side, mano = job.source, settings["side"], settings["mano"]
     print(f"handprior refine: {job.unit_note}")
@@ -418,6 +439,75 @@ def _refine_file(refiner: Refiner, job: _Job, settings: dict, progress: Callable
     if job.plot is not None:
         _plot(str(job.plot), source, results, job.units)
     print(f"handprior refine: {file_summary(job, results, time.perf_counter() - begin, settings['units'])}")
+
+
+@dataclass
+class _TrackJob:
+    """One HaMeR/WiLoR track file, read and checked."""
+
+    source: HandTracks
+    output: Path
+    units: str
+    unit_note: str
+    frames: int  # frames the network refines (the tracks' runs, gaps filled)
+
+
+def _job_frames(job: _Job | _TrackJob) -> int:
+    """Frames the network will refine for a job (the progress bar's share)."""
+    return job.frames if isinstance(job, _TrackJob) else len(job.source.pred)
+
+
+def _check_track_file(path: Path, output: Path, plot: Path | None, reads: dict[str, Any], settings: dict) -> _TrackJob:
+    """Read a track file and check it and its output before any work."""
+    tracks = read_tracks(path)
+    check_track_output(output, tracks)
+    check_writable(output)
+    check_no_clash({"the input": path, **reads}, {"the output": output})
+    if plot is not None:
+        print(f"handprior refine: {path.name}: no figures for a HaMeR/WiLoR track file (--plot skipped)")
+    units, unit_note = resolve_units(tracks.camera_joints(), settings["units"], path)
+    frames = 0
+    for _, rows in tracks.tracks():
+        detected = tracks.frame[rows]
+        runs = runs_of(detected, settings["interpolate_gaps"])
+        frames += sum(int(detected[b - 1] - detected[a]) + 1 for a, b in runs)
+    return _TrackJob(tracks, output, units, unit_note, frames)
+
+
+def _refine_track_file(
+    refiner: Refiner, job: _TrackJob, settings: dict, progress: Callable[[int], None] | None
+) -> None:
+    """Refine every track of a HaMeR/WiLoR file (one shape per track, MANO fitted), write it in its own layout,
+    check the written file's round trip, print a line per track and the file's summary line."""
+    begin = time.perf_counter()
+    tracks = job.source
+    print(f"handprior refine: {job.unit_note}")
+    if tracks.fps is not None and abs(tracks.fps - TRAINING_FPS) > 0.1 * TRAINING_FPS:
+        print(f"handprior refine: the input is {tracks.fps:g} fps; refiners are trained on {TRAINING_FPS:g} fps "
+              "sequences, so motion per window differs (consider resampling)")  # fmt: skip
+    print(f"handprior refine: {tracks.path.name}: rotations given as "
+          f"{'rotation matrices' if tracks.rotation == 'matrix' else 'axis-angle'}, written back the same way")  # fmt: skip
+    options = {key: settings[key] for key in ("online", "lag", "compile", "windows", "stride", "taper")}
+    values, reports = refine_tracks(tracks, refiner, job.units, settings["beta"], settings["beta_source"],
+                                    settings["pose_prior"], settings["interpolate_gaps"], settings["mano"],
+                                    progress=progress, **options)  # fmt: skip
+    for report in reports:
+        print(f"handprior refine: {report.line()}")
+        for note in report.notes:
+            print(f"handprior refine: track {report.track_id!r}: {note}")
+    path = write_tracks(job.output, tracks, values, decimals=8 if job.units == "m" else 5)
+    print(f"handprior refine: wrote {path}")
+    layer = ManoLayer(model_path=refiner.model.mano_model_path, side="right", flat_hand_mean=True)
+    round_trip = float(round_trip_error(read_tracks(path), layer, job.units).max())
+    if round_trip > ROUND_TRIP_TOLERANCE_MM:
+        raise HandpriorInputError(f"round trip failed: MANO of the written parameters is {round_trip:.3g} mm from "
+                                  f"its keypoints_3d (tolerance {ROUND_TRIP_TOLERANCE_MM} mm)", path)  # fmt: skip
+    fit = np.concatenate([[r.fit_mean_mm] * r.detections for r in reports]).mean()
+    how = "detected" if settings["units"] == "auto" else "given"
+    print(f"handprior refine: {tracks.path.name}: {tracks.num_detections} detections in {len(reports)} tracks, units "
+          f"{job.units} ({how}), {time.perf_counter() - begin:.1f} s; one shape per track ({settings['beta']} of the "
+          f"{settings['beta_source']}'s betas); MANO fit to the refined joints: mean {fit:.2f} mm; round trip: "
+          f"MANO(theta, beta) reproduces keypoints_3d within {round_trip:.2g} mm")  # fmt: skip
 
 
 def file_summary(job: _Job, results: list[dict[str, Any]], seconds: float, stated_units: str) -> str:
