@@ -269,13 +269,17 @@ def refine(
             folder). A file: .npz with pred (N,21,3) (optional: joints = ground truth, offsets (S+1,) for
             several sequences, names, fps); .json, a list of frames of 21 [x, y, z] (or 63 numbers), or
             {"frames": [...], "fps": N}; .csv, one row per frame with 63 columns (header optional) or
-            joint-named columns wrist_x, ..., pinky4_z (+ frame/time/timestamp, copied through).
+            joint-named columns wrist_x, ..., pinky4_z (+ frame/time/timestamp, copied through). Or HaMeR / WiLoR
+            output over a video (several hands per frame with track ids; .npz or .json, detected by its keys;
+            docs/estimator_tracks.md): each track is refined with one shape, its MANO pose fitted to the refined
+            joints, and written in the input's layout (--beta, --beta_source, --pose_prior).
         output: where to write the refined sequence (.npz, .json or .csv); .npz also keeps the input and, with
             --mano, theta/beta/vertices/faces; for .json/.csv those go to <output stem>.mano.npz. For a folder
             or glob input, a folder (created if needed): one output per input, same name and format. The model
             is loaded once; a file that cannot be read or refined is reported and skipped, the others are
             refined, and the command ends with a summary and exit status 1 if any failed.
-        side: the hand: left hands are mirrored (x -> -x) for the network and back.
+        side: the hand: left hands are mirrored (x -> -x) for the network and back (track files: each hand's
+            is_right says).
         fps: frame rate of the input (default: the file's, if it has one); recorded in the .npz output.
         units: mm, m, or auto (detected from the wrist-middle MCP bone length, and said).
         mano: also write the MANO pose, shape and mesh vertices.
@@ -283,6 +287,8 @@ def refine(
         plot: a folder for figures and a GIF of input vs refined (and ground truth, if the .npz has it); for
             several inputs, a subfolder per input.
         interpolate_gaps: fill runs of up to N missing (NaN/inf) frames by linear interpolation; 0 refuses them.
+            Track files: a track's gaps of up to N frames are filled for the network (not written), longer
+            gaps split it into runs refined separately.
         device: auto (GPU if available), cpu, cuda, ...
         online: refine as a live stream would: each frame from a causal window of itself and the frames before
             it (no future frames; see handprior.inference.streaming), one network call per frame.
@@ -463,6 +469,8 @@ def _check_track_file(path: Path, output: Path, plot: Path | None, reads: dict[s
     check_track_output(output, tracks)
     check_writable(output)
     check_no_clash({"the input": path, **reads}, {"the output": output})
+    if settings["fps"] is not None:
+        tracks.fps = float(settings["fps"])
     if plot is not None:
         print(f"handprior refine: {path.name}: no figures for a HaMeR/WiLoR track file (--plot skipped)")
     units, unit_note = resolve_units(tracks.camera_joints(), settings["units"], path)

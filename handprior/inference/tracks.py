@@ -45,7 +45,7 @@ from handprior.inference.tracks_io import MIRROR, HandTracks
 BETA_AGGREGATES = ("median", "mean")
 BETA_SOURCES = ("network", "input")
 POSE_PRIORS = ("input", "network")
-ROUND_TRIP_TOLERANCE_MM = 0.05  # max joint distance between a written file's joints and MANO of its parameters
+ROUND_TRIP_TOLERANCE_MM = 0.01  # max joint distance between a written file's joints and MANO of its parameters
 FIT_STEPS = 100  # L-BFGS iterations
 PRIOR_WEIGHT = 1.0  # mm² of mean squared joint error per rad² of summed squared distance to the prior pose
 
