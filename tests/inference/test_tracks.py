@@ -118,6 +118,7 @@ def test_npz_two_tracks_through_refine(tmp_path: Path, checkpoint: Path, capsys)
     assert "one shape per track (median of the network's betas)" in out and "round trip" in out
     tracks_in, tracks_out = read_tracks(source), read_tracks(tmp_path / "out.npz")
     _check_output(tracks_in, tracks_out, rows)
+    assert round_trip_error(tracks_in, ManoLayer(), "m").max() > 1.0  # the check fails on the noisy input
     with np.load(tmp_path / "out.npz", allow_pickle=False) as saved:
         assert set(saved.files) >= {*KEYS, "fps", "keypoints_2d", "refined_joints", "fit_error", "vertices"}
         assert saved["global_orient"].shape == (62, 1, 3, 3) and saved["global_orient"].dtype == np.float32
