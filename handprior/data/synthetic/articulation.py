@@ -42,11 +42,18 @@ _CONVERGENCE = {1: 6.0, 2: 0.0, 3: 5.0, 4: 10.0}  # fingers converge towards the
 _ULNAR_EXTRA = np.array([0.0, 0.03, 0.07, 0.12])  # ring and pinky rest slightly more flexed
 
 
-def latent_to_angles(latent: np.ndarray, wiggle: np.ndarray | None = None, mcp_gain: float = 1.0) -> np.ndarray:
+def latent_to_angles(
+    latent: np.ndarray,
+    wiggle: np.ndarray | None = None,
+    mcp_gain: float = 1.0,
+    distal_gain: float = 1.0,
+    thumb_gain: float = 1.0,
+) -> np.ndarray:
     """Synergy latents (N,11) (+ optional per-joint angle offsets (N,15,3) deg) -> angles (N,15,3) deg in limits.
 
     ``mcp_gain`` scales the curl's flexion of the long fingers' base (MCP) joints: real hands curl them less
-    than the middle and distal joints (v2: below 1)."""
+    than the middle and distal joints (v2: below 1); ``distal_gain`` scales the curl's flexion of their middle
+    (PIP) and distal (DIP) joints, ``thumb_gain`` the thumb's flexion travel from its rest."""
     n = latent.shape[0]
     angles = np.zeros((n, 15, 3))
     curl = np.clip(latent[:, CURL], 0.0, 1.0)  # (N,4)
@@ -61,22 +68,22 @@ def latent_to_angles(latent: np.ndarray, wiggle: np.ndarray | None = None, mcp_g
             angles[:, j, ABD] = _MAX_SPREAD[finger] * spread * (1.0 - c) - _CONVERGENCE[finger] * c
             angles[:, j, TWIST] = (finger - 2) * 2.0 * c  # ulnar fingers supinate a little when curled
         elif level == 1:
-            angles[:, j, FLEX] = 100.0 * c * (1.0 - 0.35 * s)
+            angles[:, j, FLEX] = distal_gain * 100.0 * c * (1.0 - 0.35 * s)
         else:
-            angles[:, j, FLEX] = 0.7 * 100.0 * c * (1.0 - 0.35 * s) * (0.85 + 0.15 * c)
+            angles[:, j, FLEX] = distal_gain * 0.7 * 100.0 * c * (1.0 - 0.35 * s) * (0.85 + 0.15 * c)
     opp = np.clip(latent[:, OPPOSITION], 0.0, 1.0)  # (N,)
     tcurl = np.clip(latent[:, THUMB_CURL], 0.0, 1.0)  # (N,)
     for j, (finger, level) in enumerate(zip(MANO15_FINGER, MANO15_LEVEL)):
         if finger != 0:
             continue
         if level == 0:
-            angles[:, j, FLEX] = -5.0 + 40.0 * opp + 10.0 * tcurl
+            angles[:, j, FLEX] = -5.0 + thumb_gain * (40.0 * opp + 10.0 * tcurl)
             angles[:, j, ABD] = 5.0 + 40.0 * opp
             angles[:, j, TWIST] = 25.0 * opp
         elif level == 1:
-            angles[:, j, FLEX] = 5.0 + 45.0 * tcurl
+            angles[:, j, FLEX] = 5.0 + thumb_gain * 45.0 * tcurl
         else:
-            angles[:, j, FLEX] = 0.0 + 70.0 * tcurl
+            angles[:, j, FLEX] = 0.0 + thumb_gain * 70.0 * tcurl
     if wiggle is not None:
         angles = angles + wiggle
     return soft_clip(angles, JOINT_LIMITS[..., 0], JOINT_LIMITS[..., 1], LIMIT_MARGIN_DEG)
@@ -165,6 +172,6 @@ def _latent(
 _KEYPOSES = (_relaxed, _open, _fist, _cylinder, _point, _pinch, _count, _uniform, _synergy)
 KEYPOSE_FAMILIES: tuple[str, ...] = tuple(f.__name__.lstrip("_") for f in _KEYPOSES)
 # Mixture of the families (same order). v1 drew independent finger curls often (count, uniform: 17%), which made
-# neighbouring fingers correlate far less than real hands; the v2 candidate draws them rarely and adds synergy postures.
+# neighbouring fingers correlate far less than real hands; v2 draws them rarely and adds synergy postures.
 KEYPOSE_WEIGHTS_V1: tuple[float, ...] = (0.28, 0.1, 0.1, 0.15, 0.08, 0.12, 0.08, 0.09, 0.0)
-KEYPOSE_WEIGHTS_V2_CANDIDATE: tuple[float, ...] = (0.26, 0.1, 0.1, 0.15, 0.04, 0.066, 0.02, 0.0, 0.25)
+KEYPOSE_WEIGHTS_V2: tuple[float, ...] = (0.26, 0.12, 0.12, 0.15, 0.04, 0.066, 0.02, 0.0, 0.22)

@@ -6,7 +6,7 @@ Error statistics use the framework's metric alignment: root at the wrist, predic
 wrist -> middle-MCP bone matches the ground truth (:mod:`handprior.metrics.functional`).
 
 ``python -m handprior.data.synthetic.stats`` prints the finger-coordination, dynamics and palm-rotation
-statistics (:mod:`.hand_stats`) of the v1 (benchmark) and the v2 candidate motion beside the real ranges (:mod:`.real_ranges`).
+statistics (:mod:`.hand_stats`) of the v1 and the v2 (benchmark) motion beside the real ranges (:mod:`.real_ranges`).
 """
 
 from __future__ import annotations
@@ -99,7 +99,7 @@ def _percentiles(name: str, values: np.ndarray) -> dict[str, float]:
 def compare(
     sequences: int = 40, frames: tuple[int, int] = (200, 300), seed: int = 7, figure: str | None = None
 ) -> None:
-    """Print the motion statistics of the v1 (benchmark) and the v2 candidate motion beside the real ranges.
+    """Print the motion statistics of the v1 and the v2 (the benchmark's) motion beside the real ranges.
 
     Generates ``sequences`` sequences of ``frames`` (inclusive range) frames with each motion configuration from
     the same seed, posed through the built-in stand-in MANO model at 30 fps, and prints one row per statistic:
@@ -114,12 +114,12 @@ def compare(
     """
     from handprior.data.synthetic.generate import mano_layer, sample_ground_truth
     from handprior.data.synthetic.hand_stats import hand_motion_statistics
-    from handprior.data.synthetic.motion import MOTION_V1, MOTION_V2_CANDIDATE
+    from handprior.data.synthetic.motion import MOTIONS
     from handprior.data.synthetic.real_ranges import REAL_RANGES
 
     layer = mano_layer()
     columns = {}
-    for name, motion in (("v1", MOTION_V1), ("v2", MOTION_V2_CANDIDATE)):
+    for name, motion in MOTIONS.items():
         truth = sample_ground_truth(np.random.default_rng(seed), sequences, frames, layer, motion=motion)
         columns[name] = hand_motion_statistics(truth["gt"], truth["offsets"])
     print("| statistic | unit | v1 | v2 | real | accepted (tolerance) | v2 inside |")
