@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import torch
@@ -41,6 +41,9 @@ from handprior.body.mano import ManoLayer
 from handprior.errors import HandpriorInputError
 from handprior.inference.preprocess import TO_MM
 from handprior.inference.tracks_io import MIRROR, HandTracks
+
+if TYPE_CHECKING:
+    from handprior.inference.refine import Refiner
 
 BETA_AGGREGATES = ("median", "mean")
 BETA_SOURCES = ("network", "input")
@@ -185,7 +188,7 @@ def network_theta_flat(theta: np.ndarray, layer_mean: np.ndarray | None) -> np.n
 
 def refine_tracks(
     tracks: HandTracks,
-    refiner: Any,
+    refiner: Refiner,
     units: str,
     beta: Literal["median", "mean"] = "median",
     beta_source: Literal["network", "input"] = "network",
