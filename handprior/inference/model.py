@@ -19,11 +19,13 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from handprior.body.bones import with_sequence_bone_lengths
 from handprior.data.windows import cut_windows, local_window_starts, stitch_windows, taper_weights
 from handprior.models.checkpoint import check_compatible, load_checkpoint, network_from_checkpoint
 from handprior.models.nets.output import NetOutput
 
-NET_PREFIX = "net."  # the network's keys in a LightningModule checkpoint's state dict
+NET_PREFIX = "net."
+BONE_MODES = ("free", "sequence")  # RefinementModel(bones=...)  # the network's keys in a LightningModule checkpoint's state dict
 
 
 class RefinementModel:
@@ -38,6 +40,10 @@ class RefinementModel:
         eval_chunk: windows per network call in :meth:`refine_sequence`.
         mano_model_path: the MANO model for :meth:`mesh` (None: the built-in stand-in).
         flat_hand_mean: MANO pose convention of the network's theta (zero pose = flat hand).
+        bones: ``free`` (the network's joints as they come) or ``sequence``: after refining a whole sequence,
+            every frame gets the sequence's median bone lengths (one skeleton per sequence; each bone keeps its
+            direction, :func:`handprior.body.bones.with_sequence_bone_lengths`). A hand prior beyond the paper
+            that any method, filters included, can use; windows (:meth:`run_net`) are not changed.
     """
 
     def __init__(
@@ -49,7 +55,11 @@ class RefinementModel:
         eval_chunk: int = 256,
         mano_model_path: str | None = None,
         flat_hand_mean: bool = True,
+        bones: str = "free",
     ) -> None:
+        if bones not in BONE_MODES:
+            raise ValueError(f"bones must be one of {', '.join(BONE_MODES)}, got {bones!r}")
+        self.bones = bones
         if eval_stride is not None and eval_stride < 1:
             raise ValueError(f"eval_stride must be >= 1 or None (the window length), got {eval_stride}")
         self.net, self.window, self.input_scale_mm = net, int(window), float(input_scale_mm)
@@ -81,7 +91,7 @@ class RefinementModel:
         hparams = checkpoint["hyper_parameters"]
         stored = {
             key: hparams[key]
-            for key in ("window", "input_scale_mm", "mano_model_path", "flat_hand_mean")
+            for key in ("window", "input_scale_mm", "mano_model_path", "flat_hand_mean", "bones")
             if key in hparams
         }
         if mano_model is not None:
@@ -153,8 +163,16 @@ class RefinementModel:
         weighted by :func:`~handprior.data.windows.taper_weights` (``taper`` 0: equal weights, the evaluation
         protocol; :meth:`seamless` gives the blended setting). A sequence-level network (a filter) takes the whole
         sequence at once. ``progress`` is called with the number of frames finished after each network call
-        (they add up to L).
+        (they add up to L). With ``bones="sequence"`` the joints then get the sequence's median bone lengths.
         """
+        result = self._refine_whole(pred, stride, taper, progress)
+        if self.bones == "sequence":
+            result["joints"] = with_sequence_bone_lengths(result["joints"])
+        return result
+
+    def _refine_whole(
+        self, pred: Tensor, stride: int | None, taper: int, progress: Callable[[int], None] | None
+    ) -> dict[str, Tensor | None]:
         length = pred.shape[0]
         if self.sequence_level:
             out = self.run_net(pred[None])

@@ -12,7 +12,7 @@ import inspect
 import math
 from dataclasses import asdict, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import lightning as L
 import torch
@@ -63,6 +63,7 @@ class HandRefiner(L.LightningModule):
         eval_chunk: int = 256,
         accel_pad: bool = False,
         compile: bool = False,
+        bones: Literal["free", "sequence"] = "free",
     ) -> None:
         """
         Args:
@@ -88,6 +89,10 @@ class HandRefiner(L.LightningModule):
             accel_pad: count a zero acceleration error at both sequence ends (SmoothNet's convention).
             compile: ``torch.compile`` the network (in place, so checkpoints keep their parameter names) when the
                 Trainer sets the model up; for GPU training, where it fuses the many small kernels.
+            bones: ``sequence``: when whole sequences are refined (validation, test, predict, ``handprior
+                refine``), every frame gets the sequence's median bone lengths, one skeleton per sequence (a hand
+                prior beyond the paper, for any network or filter); ``free``: the joints as the network gives them.
+                Training windows are not changed.
         """
         super().__init__()
         self.loss_weights = loss or LossWeights()
@@ -100,7 +105,7 @@ class HandRefiner(L.LightningModule):
         self.mesh_frames = mesh_frames
         # Inference (normalisation, windowing, whole sequences, the mesh) is a plain object sharing the network.
         self.inference = RefinementModel(
-            net, window, input_scale_mm, eval_stride, eval_chunk, mano_model_path, flat_hand_mean
+            net, window, input_scale_mm, eval_stride, eval_chunk, mano_model_path, flat_hand_mean, bones
         )
         self.metrics = nn.ModuleDict(
             {
