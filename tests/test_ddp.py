@@ -87,13 +87,14 @@ def test_fit_and_test_on_two_processes_equal_one_process(tmp_path: Path) -> None
     for key, value in single.items():
         assert ddp[key] == pytest.approx(value, rel=1e-6), (key, ddp[key], value)
 
-    # resume on 2 processes: the newest last.ckpt, in the same run folder, one more epoch
+    # resume on 2 processes: the newest last.ckpt, in the same run folder, one more epoch (which may replace the
+    # best checkpoint, so its step count is read first)
+    first = torch.load(best[0], weights_only=True)["global_step"]  # steps of epoch 0 (each process)
     run_cli(
         ["fit", *TINY, *DDP, data, "--ckpt_path=last", "--trainer.max_epochs=2", "--test_after_fit=false"], tmp_path
     )
     assert sorted(p.name for p in run.parent.iterdir()) == ["version_0", "version_1"]  # version_1: the test above
     assert (run / "metrics.part1.csv").is_file() and (run / "metrics.csv").is_file()
-    first = torch.load(best[0], weights_only=True)["global_step"]  # steps of epoch 0 (each process)
     assert first >= 1  # every process had training windows
     assert torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)["global_step"] == 2 * first
     assert "1," in (run / "metrics.csv").read_text()  # epoch 1 was trained and validated after the resume

@@ -3,8 +3,10 @@
 A hand's bone lengths do not change over a sequence, but a single-frame estimator's do, and a temporal window of
 T frames sees too little of a sequence to average that error out. :func:`with_sequence_bone_lengths` gives every
 frame of a refined sequence the same bone lengths (each bone's median over the sequence), keeping every bone's
-direction and the wrist: the sequence-level hand prior that ``model.bones: sequence`` switches on. Pure torch
-functions over the canonical 21-joint order (:data:`handprior.body.joints.PARENTS`).
+direction and the wrist: the sequence-level hand prior that ``model.bones: sequence`` switches on.
+:func:`with_running_bone_lengths` is its causal form for live refinement (``model.bones: running``,
+``StreamingRefiner``): frame t gets the mean bone lengths of frames 0..t. Pure torch functions over the canonical
+21-joint order (:data:`handprior.body.joints.PARENTS`).
 """
 
 from __future__ import annotations
@@ -48,3 +50,15 @@ def sequence_bone_lengths(joints: Tensor) -> Tensor:
 def with_sequence_bone_lengths(joints: Tensor) -> Tensor:
     """One skeleton for a whole sequence: every frame gets the sequence's median bone lengths, (L,21,3) -> same."""
     return with_bone_lengths(joints, sequence_bone_lengths(joints))
+
+
+def running_bone_lengths(joints: Tensor) -> Tensor:
+    """Each bone's mean length over the frames so far, causal: (L,21,3) -> (L,20) mm, row t from frames 0..t."""
+    lengths = bone_vectors(joints).norm(dim=-1)  # (L,20)
+    counts = torch.arange(1, len(joints) + 1, device=joints.device, dtype=lengths.dtype)[:, None]  # (L,1)
+    return lengths.cumsum(dim=0) / counts
+
+
+def with_running_bone_lengths(joints: Tensor) -> Tensor:
+    """One skeleton as it is learnt live: frame t gets the mean bone lengths of frames 0..t, (L,21,3) -> same."""
+    return with_bone_lengths(joints, running_bone_lengths(joints))

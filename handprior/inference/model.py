@@ -19,13 +19,13 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from handprior.body.bones import with_sequence_bone_lengths
+from handprior.body.bones import with_running_bone_lengths, with_sequence_bone_lengths
 from handprior.data.windows import cut_windows, local_window_starts, stitch_windows, taper_weights
 from handprior.models.checkpoint import check_compatible, load_checkpoint, network_from_checkpoint
 from handprior.models.nets.output import NetOutput
 
-NET_PREFIX = "net."
-BONE_MODES = ("free", "sequence")  # RefinementModel(bones=...)  # the network's keys in a LightningModule checkpoint's state dict
+NET_PREFIX = "net."  # the network's keys in a LightningModule checkpoint's state dict
+BONE_MODES = ("free", "sequence", "running")  # RefinementModel(bones=...)
 
 
 class RefinementModel:
@@ -43,7 +43,9 @@ class RefinementModel:
         bones: ``free`` (the network's joints as they come) or ``sequence``: after refining a whole sequence,
             every frame gets the sequence's median bone lengths (one skeleton per sequence; each bone keeps its
             direction, :func:`handprior.body.bones.with_sequence_bone_lengths`). A hand prior beyond the paper
-            that any method, filters included, can use; windows (:meth:`run_net`) are not changed.
+            that any method, filters included, can use; windows (:meth:`run_net`) are not changed. ``running``:
+            its causal form, frame t gets the mean bone lengths of frames 0..t (what ``StreamingRefiner`` does
+            live; :func:`handprior.body.bones.with_running_bone_lengths`).
     """
 
     def __init__(
@@ -163,11 +165,14 @@ class RefinementModel:
         weighted by :func:`~handprior.data.windows.taper_weights` (``taper`` 0: equal weights, the evaluation
         protocol; :meth:`seamless` gives the blended setting). A sequence-level network (a filter) takes the whole
         sequence at once. ``progress`` is called with the number of frames finished after each network call
-        (they add up to L). With ``bones="sequence"`` the joints then get the sequence's median bone lengths.
+        (they add up to L). With ``bones="sequence"`` the joints then get the sequence's median bone lengths, with
+        ``bones="running"`` the mean bone lengths of the frames up to each one.
         """
         result = self._refine_whole(pred, stride, taper, progress)
         if self.bones == "sequence":
             result["joints"] = with_sequence_bone_lengths(result["joints"])
+        elif self.bones == "running":
+            result["joints"] = with_running_bone_lengths(result["joints"])
         return result
 
     def _refine_whole(

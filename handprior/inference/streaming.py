@@ -30,6 +30,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from handprior.body.bones import bone_vectors, with_bone_lengths
 from handprior.body.joints import NUM_JOINTS
 from handprior.inference.devices import resolve_device
 from handprior.inference.model import RefinementModel
@@ -68,6 +69,10 @@ class StreamingRefiner:
         lag: frames of delay, 0 <= lag < window. Each push returns the frame ``lag`` frames back, read at
             position T-1-lag of the causal window, so the network sees ``lag`` frames after it (at 30 fps each
             frame of lag is 33 ms of latency). Until ``lag`` frames have arrived a push returns the padded start.
+        bones: ``running``: each returned frame gets the mean bone lengths of the frames returned so far (one
+            skeleton learnt live, the causal form of ``bones=sequence``; :func:`handprior.body.bones.
+            with_running_bone_lengths`); ``free``: the network's joints as they come. Default: ``running`` when the
+            model was set up with ``bones`` ``sequence`` or ``running``, otherwise ``free``.
     """
 
     def __init__(
@@ -77,8 +82,12 @@ class StreamingRefiner:
         device: str = "auto",
         compile: bool = False,
         lag: int = 0,
+        bones: str | None = None,
     ) -> None:
         self.model = as_refinement_model(refiner, device).eval()
+        self.bones = bones or ("free" if self.model.bones == "free" else "running")
+        if self.bones not in ("free", "running"):
+            raise ValueError(f"a stream's bones must be free or running, got {self.bones!r}")
         self.window = int(window if window is not None else self.model.window)
         if self.window < 1:
             raise ValueError(f"window must be >= 1, got {self.window}")
@@ -89,6 +98,8 @@ class StreamingRefiner:
         # Frame n is stored at n % T and at n % T + T: the last T frames are buffer[(n+1) % T :][:T].
         self._buffer = torch.zeros(2 * self.window, NUM_JOINTS, 3, device=self.device)
         self._count = 0
+        self._length_sum = torch.zeros(NUM_JOINTS - 1, device=self.device)  # (20,) bone lengths returned so far
+        self._lengths_seen = 0
         self.last: NetOutput | None = None  # network output of the latest window (theta, beta of the frame)
         self._run = torch.compile(self.model.run_net, dynamic=False) if compile else self.model.run_net
 
@@ -100,6 +111,8 @@ class StreamingRefiner:
     def reset(self) -> None:
         """Start a new sequence (the next frame pads the window again)."""
         self._count = 0
+        self._length_sum.zero_()
+        self._lengths_seen = 0
         self.last = None
 
     def current_window(self) -> Tensor:
@@ -126,7 +139,19 @@ class StreamingRefiner:
         tensor on the model's device."""
         self._write(frame)
         self.last = self._run(self.current_window()[None])
-        return self.last.joints[0, -1 - self.lag]
+        return self._skeleton(self.last.joints[0, -1 - self.lag], counted=self._count > self.lag)
+
+    def _skeleton(self, joints: Tensor, counted: bool = True) -> Tensor:
+        """With ``bones="running"``: give a returned frame (21,3) the running mean bone lengths (including its own
+        when ``counted``: a real frame, not the padded start)."""
+        if self.bones == "free":
+            return joints
+        if counted:
+            self._length_sum += bone_vectors(joints).norm(dim=-1)
+            self._lengths_seen += 1
+        if self._lengths_seen == 0:
+            return joints
+        return with_bone_lengths(joints, self._length_sum / self._lengths_seen)
 
     def push(self, frame: np.ndarray | Tensor) -> np.ndarray | Tensor:
         """Add one frame (21,3) mm (right hand, handprior's joint order) and return the refined frame (21,3).
@@ -147,14 +172,17 @@ class StreamingRefiner:
         self.reset()
         frames = []
         for index, frame in enumerate(sequence):
-            self.push_tensor(frame)
-            frames.append(_frame_outputs(self.last, -1 - self.lag))
+            joints = self.push_tensor(frame)
+            frames.append({**_frame_outputs(self.last, -1 - self.lag), "joints": joints.clone()})
             if progress is not None and (index + 1) % PROGRESS_EVERY == 0:
                 progress(PROGRESS_EVERY)
         if progress is not None and len(sequence) % PROGRESS_EVERY:
             progress(len(sequence) % PROGRESS_EVERY)
         tail = min(self.lag, len(frames))
-        flush = [_frame_outputs(self.last, position) for position in range(self.window - tail, self.window)]
+        flush = [
+            {**_frame_outputs(self.last, position), "joints": self._skeleton(self.last.joints[0, position]).clone()}
+            for position in range(self.window - tail, self.window)
+        ]
         frames = frames[self.lag :] + flush  # frames lag.. as pushed, then the flush
         return {
             key: None if frames[0][key] is None else torch.stack([f[key] for f in frames])

@@ -63,7 +63,7 @@ class HandRefiner(L.LightningModule):
         eval_chunk: int = 256,
         accel_pad: bool = False,
         compile: bool = False,
-        bones: Literal["free", "sequence"] = "free",
+        bones: Literal["free", "sequence", "running"] = "free",
     ) -> None:
         """
         Args:
@@ -91,8 +91,9 @@ class HandRefiner(L.LightningModule):
                 Trainer sets the model up; for GPU training, where it fuses the many small kernels.
             bones: ``sequence``: when whole sequences are refined (validation, test, predict, ``handprior
                 refine``), every frame gets the sequence's median bone lengths, one skeleton per sequence (a hand
-                prior beyond the paper, for any network or filter); ``free``: the joints as the network gives them.
-                Training windows are not changed.
+                prior beyond the paper, for any network or filter); ``running``: its causal form for live
+                methods, each frame gets the mean bone lengths of the frames up to it; ``free``: the joints as the
+                network gives them. Training windows are not changed.
         """
         super().__init__()
         self.loss_weights = loss or LossWeights()

@@ -6,8 +6,10 @@ import torch
 from handprior.body.bones import (
     bone_vectors,
     joints_from_bones,
+    running_bone_lengths,
     sequence_bone_lengths,
     with_bone_lengths,
+    with_running_bone_lengths,
     with_sequence_bone_lengths,
 )
 from handprior.inference.model import RefinementModel
@@ -46,14 +48,30 @@ def test_a_sequence_gets_its_median_bone_lengths():
     assert not torch.allclose(fixed, joints)
 
 
-@pytest.mark.parametrize("bones", ["free", "sequence"])
+@pytest.mark.parametrize("bones", ["free", "sequence", "running"])
 def test_the_refinement_model_applies_the_bone_mode_to_whole_sequences(bones):
     joints = _hands(frames=40).float()
     refined = RefinementModel(Identity(), window=27, bones=bones).refine_sequence(joints)["joints"]
     spread = bone_vectors(refined).norm(dim=-1).std(dim=0).max()
-    assert (spread < 1e-3) if bones == "sequence" else torch.allclose(refined, joints, atol=1e-4)
+    if bones == "free":
+        assert torch.allclose(refined, joints, atol=1e-4)
+    elif bones == "sequence":
+        assert spread < 1e-3
+    else:
+        torch.testing.assert_close(refined, with_running_bone_lengths(joints), rtol=0, atol=1e-4)
 
 
 def test_an_unknown_bone_mode_is_refused():
-    with pytest.raises(ValueError, match="bones must be one of free, sequence"):
+    with pytest.raises(ValueError, match="bones must be one of free, sequence, running"):
         RefinementModel(Identity(), bones="rigid")
+
+
+def test_running_bone_lengths_are_causal_means():
+    joints = _hands(frames=6)
+    running = running_bone_lengths(joints)  # (6,20)
+    lengths = bone_vectors(joints).norm(dim=-1)
+    for t in range(6):
+        torch.testing.assert_close(running[t], lengths[: t + 1].mean(dim=0))
+    later = joints.clone()
+    later[4:] += 50 * torch.randn_like(later[4:])
+    torch.testing.assert_close(with_running_bone_lengths(later)[:4], with_running_bone_lengths(joints)[:4])

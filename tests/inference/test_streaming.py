@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 
+from handprior.body.bones import with_running_bone_lengths
 from handprior.cli import main
 from handprior.data.windows import cut_windows
 from handprior.inference.refine import Refiner
@@ -143,3 +144,17 @@ def test_online_refine_command_with_a_lag(tmp_path: Path, checkpoint: Path, refi
             main([*args, "--output", str(tmp_path / "bad.npz"), *bad])
         assert re.search(message, capsys.readouterr().err)
         assert not (tmp_path / "bad.npz").exists()
+
+
+@pytest.mark.parametrize("lag", [0, 3])
+def test_running_bones_give_the_stream_one_skeleton_learnt_causally(refiner: Refiner, hand, lag: int) -> None:
+    sequence = torch.as_tensor(hand(frames=40), dtype=torch.float32)
+    free = StreamingRefiner(refiner.model, lag=lag).refine_sequence(sequence)["joints"]
+    running = StreamingRefiner(refiner.model, lag=lag, bones="running")
+    streamed = running.refine_sequence(sequence)["joints"]
+    torch.testing.assert_close(streamed, with_running_bone_lengths(free), rtol=0, atol=1e-3)
+    running.reset()
+    pushed = torch.stack([running.push_tensor(frame) for frame in sequence])
+    torch.testing.assert_close(pushed[lag:], streamed[: len(sequence) - lag], rtol=0, atol=0)
+    with pytest.raises(ValueError, match="free or running"):
+        StreamingRefiner(refiner.model, bones="sequence")
