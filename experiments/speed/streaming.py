@@ -3,13 +3,15 @@
     .venv/bin/python -m experiments.speed.streaming --ckpt logs/synthetic/version_0/checkpoints/last.ckpt
     .venv/bin/python -m experiments.speed.streaming            # an untrained CPU-size model: latency only
     .venv/bin/python -m experiments.speed.streaming --ckpt CKPT --compile   # torch.compile the per-frame call
-    .venv/bin/python -m experiments.speed.streaming --ckpt CKPT --lag 4     # 4 frames of delay, 4 future frames
+    .venv/bin/python -m experiments.speed.streaming --ckpt CKPT --lags 0 2 4 13   # frames of delay (future seen)
 
 Every test sequence of the synthetic benchmark is refined twice: offline (``RefinementModel.refine_sequence``, the
 model's evaluation protocol; sees the future) and online (:class:`handprior.inference.streaming.StreamingRefiner`:
 each frame from a causal window that ends ``--lag`` frames after it). Latency is the wall time of each ``push``
 (one network call at batch 1), over all frames, measured in the same pass that gives the online result. MPJPE and
-Accel are the framework's metrics (mm, mm/frame^2) against ground truth.
+Accel are the framework's metrics (mm, mm/frame^2) against ground truth. Each is also given with one skeleton per
+sequence (``+bones``): offline the sequence's median bone lengths, online the running mean of the frames returned
+so far (``StreamingRefiner(bones="running")``), computed from the same outputs.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import torch
 from torch import Tensor
 
 from experiments.speed.timing import cpu_model, percentile
+from handprior.body.bones import with_running_bone_lengths, with_sequence_bone_lengths
 from handprior.data.datamodule import SyntheticDataModule
 from handprior.data.datasets import SequenceDataset
 from handprior.inference.model import RefinementModel
@@ -59,46 +62,64 @@ def main() -> None:
     parser.add_argument("--ckpt", default=None, help="a trained checkpoint (default: an untrained model)")
     parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads (1 is fastest at batch 1)")
     parser.add_argument("--sequences", type=int, default=0, help="test sequences to stream (0: all)")
-    parser.add_argument("--lag", type=int, default=0, help="frames of delay (StreamingRefiner's lag)")
+    parser.add_argument("--lags", type=int, nargs="+", default=[0], help="frames of delay (StreamingRefiner's lag)")
     parser.add_argument("--compile", action="store_true", help="torch.compile the per-frame call (compiles first)")
     parser.add_argument("--root", default="data/synthetic", help="the synthetic benchmark's cache folder")
+    parser.add_argument("--markdown", action="store_true", help="also print the accuracy table as Markdown")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     model, note = load_model(args.ckpt)
     data = SyntheticDataModule(root=args.root)
     store = data.open_split("test")
     count = store.num_sequences if args.sequences <= 0 else min(args.sequences, store.num_sequences)
-    stream = TimedStream(model, compile=args.compile, lag=args.lag)
-    if args.compile:  # compile outside the timed frames
-        start = time.perf_counter()
-        stream.push_tensor(torch.from_numpy(store.pred[0].copy()))
-        print(f"compiled in {time.perf_counter() - start:.0f} s")
-        stream.latencies.clear()
-    metrics = {f"{mode}/{name}": cls() for mode in ("input", "offline", "online") for name, cls in
-               (("mpjpe", MPJPE), ("accel", AccelError))}  # fmt: skip
     sequences = SequenceDataset(store)
+    # One skeleton per sequence, computed from the same outputs: offline the sequence's median bone lengths,
+    # online the running mean of the frames returned so far (what StreamingRefiner(bones="running") returns).
+    bones = {"": lambda joints: joints, "+bones": with_sequence_bone_lengths}
+    live_bones = {"": lambda joints: joints, "+bones": with_running_bone_lengths}
+    rows: dict[str, tuple[float, float]] = {}
+    metrics = {f"{mode}{b}/{name}": cls() for mode in ("input", "offline") for b in bones for name, cls in
+               (("mpjpe", MPJPE), ("accel", AccelError))}  # fmt: skip
     for index in range(count):
         item = sequences[index]
         pred, gt = item["pred"], item["gt"]  # (L,21,3) mm
-        online = stream.refine_sequence(pred)["joints"]  # one timed push per frame, lined up with the frames
         offline = model.refine_sequence(pred)["joints"]
-        for mode, joints in (("input", pred), ("offline", offline), ("online", online)):
-            metrics[f"{mode}/mpjpe"].update(joints, gt)
-            metrics[f"{mode}/accel"].update(joints, gt)
-    ms = [s * 1e3 for s in stream.latencies]
-    print(f"model: {note}")
+        for mode, joints in (("input", pred), ("offline", offline)):
+            for b, fix in bones.items():
+                metrics[f"{mode}{b}/mpjpe"].update(fix(joints), gt)
+                metrics[f"{mode}{b}/accel"].update(fix(joints), gt)
+    for key in ("input", "input+bones", "offline", "offline+bones"):
+        rows[key] = (float(metrics[f"{key}/mpjpe"].compute()), float(metrics[f"{key}/accel"].compute()))
     mode = "torch.compile" if args.compile else "eager"
-    print(
-        f"CPU {cpu_model()}, {torch.get_num_threads()} threads, torch {torch.__version__}, window {stream.window}, {mode}, lag {stream.lag}"
-    )
-    print(f"{count} test sequences, {len(ms)} frames streamed one at a time")
-    print(f"per-frame latency: median {percentile(ms, 50):.2f} ms, p95 {percentile(ms, 95):.2f} ms, "
-          f"max {max(ms):.2f} ms ({1e3 / percentile(ms, 50):.0f} frames/s at the median)")  # fmt: skip
+    print(f"model: {note}")
+    print(f"CPU {cpu_model()}, {torch.get_num_threads()} threads, torch {torch.__version__}, {mode}")
+    for lag in args.lags:
+        stream = TimedStream(model, compile=args.compile, lag=lag)
+        if args.compile:  # compile outside the timed frames
+            start = time.perf_counter()
+            stream.push_tensor(torch.from_numpy(store.pred[0].copy()))
+            print(f"compiled in {time.perf_counter() - start:.0f} s")
+            stream.latencies.clear()
+        online = {f"{b}/{name}": cls() for b in live_bones for name, cls in (("mpjpe", MPJPE), ("accel", AccelError))}
+        for index in range(count):
+            item = sequences[index]
+            joints = stream.refine_sequence(item["pred"])["joints"]  # one timed push per frame
+            for b, fix in live_bones.items():
+                online[f"{b}/mpjpe"].update(fix(joints), item["gt"])
+                online[f"{b}/accel"].update(fix(joints), item["gt"])
+        for b in live_bones:
+            rows[f"online{b}, lag {lag}"] = (float(online[f"{b}/mpjpe"].compute()), float(online[f"{b}/accel"].compute()))
+        ms = [s * 1e3 for s in stream.latencies]
+        print(f"lag {lag}: window {stream.window}, {count} test sequences, {len(ms)} frames streamed one at a time; "
+              f"per-frame latency median {percentile(ms, 50):.2f} ms, p95 {percentile(ms, 95):.2f} ms, "
+              f"max {max(ms):.2f} ms ({1e3 / percentile(ms, 50):.0f} frames/s at the median)")  # fmt: skip
     print(f"{'':<28}{'MPJPE mm':>10}{'Accel mm/f^2':>14}")
-    for mode, label in (("input", "input (unrefined)"), ("offline", "offline (whole windows)"),
-                        ("online", f"online (causal, lag {args.lag})")):  # fmt: skip
-        mpjpe, accel = metrics[f"{mode}/mpjpe"].compute(), metrics[f"{mode}/accel"].compute()
+    for label, (mpjpe, accel) in rows.items():
         print(f"{label:<28}{mpjpe:>10.2f}{accel:>14.2f}")
+    if args.markdown:
+        print("\n| | MPJPE (mm) | Accel (mm/frame²) |\n|---|---|---|")
+        for label, (mpjpe, accel) in rows.items():
+            print(f"| {label} | {mpjpe:.2f} | {accel:.2f} |")
 
 
 if __name__ == "__main__":
