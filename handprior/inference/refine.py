@@ -72,6 +72,7 @@ class Refiner:
         device: str = "auto",
         mano_model: str | None = None,
         net: nn.Module | None = None,
+        bones: str | None = None,
     ) -> Refiner:
         """Rebuild a refiner from a checkpoint file alone (loaded weights-only; the network only from
         handprior's registry of networks and filters).
@@ -82,9 +83,12 @@ class Refiner:
             mano_model: the MANO model to use instead of the one the checkpoint was trained with (a folder or
                 file; only needed for meshes).
             net: the network, for checkpoints that do not carry its configuration (written outside the CLI).
+            bones: ``free``, ``sequence`` or ``running`` instead of the checkpoint's setting (one skeleton per
+                sequence, :class:`~handprior.inference.model.RefinementModel`); None keeps the checkpoint's.
         """
         target = resolve_device(device)
-        return cls(RefinementModel.from_checkpoint(path, target, mano_model=mano_model, net=net), target)
+        settings = {} if bones is None else {"bones": bones}
+        return cls(RefinementModel.from_checkpoint(path, target, mano_model=mano_model, net=net, **settings), target)
 
     @property
     def window(self) -> int:
@@ -255,6 +259,7 @@ def refine(
     beta: Literal["median", "mean"] = "median",
     beta_source: Literal["network", "input"] = "network",
     pose_prior: Literal["input", "network"] = "input",
+    bones: Literal["free", "sequence"] | None = None,
 ) -> None:
     """Refine your own per-frame 3D hand joints with a trained checkpoint: one file, or many at once.
 
@@ -264,7 +269,9 @@ def refine(
     jitter (mean acceleration, mm/frame²) and bone-length variation (per bone std / mean, %).
 
     Args:
-        ckpt: a checkpoint written by `handprior fit` (loaded weights-only; it alone rebuilds the model).
+        ckpt: a checkpoint written by `handprior fit` (loaded weights-only; it alone rebuilds the model), or a
+            pretrained model's name: synthetic (offline) or synthetic-live (for --online --lag 0); README,
+            "Pretrained models".
         input: the sequence file, or a folder or a quoted glob ("clips/*.json") of them (then --output is a
             folder). A file: .npz with pred (N,21,3) (optional: joints = ground truth, offsets (S+1,) for
             several sequences, names, fps); .json, a list of frames of 21 [x, y, z] (or 63 numbers), or
@@ -313,6 +320,9 @@ def refine(
         pose_prior: track files: the pose each detection's MANO fit to the refined joints starts from and is
             held near: input (the estimator's, which saw the image and knows each finger bone's twist) or
             network (the refiner's theta).
+        bones: one skeleton per sequence: sequence gives every frame the sequence's median bone lengths (with
+            --online, the running mean of the frames so far); free leaves the network's joints as they are.
+            Default: the checkpoint's setting (free unless it was trained with --model.bones).
     """
     resolve_device(device)  # everything below up to the checkpoint is checked before any work starts
     if fps is not None and not fps > 0:
@@ -339,7 +349,7 @@ def refine(
             print(f"handprior refine: skipped {path}: {error}")
     if not jobs:
         raise HandpriorInputError(f"no file to refine ({len(failed)} failed)", input)
-    refiner = Refiner.from_checkpoint(ckpt, device=device, mano_model=mano_model)
+    refiner = Refiner.from_checkpoint(ckpt, device=device, mano_model=mano_model, bones=bones)
     total = sum(_job_frames(job) for job in jobs)
     with contextlib.ExitStack() as stack:
         bar, task = None, None

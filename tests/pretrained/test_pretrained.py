@@ -3,6 +3,7 @@ errors, and an exported checkpoint loads through the safe path in every entry po
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -74,3 +75,25 @@ def test_shipped_checkpoints_are_small_and_load(name):
     assert shipped.path.stat().st_size <= 5 * 1024 * 1024
     model = RefinementModel.from_checkpoint(name)
     assert Path(shipped.config).name.endswith(".yaml") and model.window == 27
+
+
+@pytest.mark.parametrize(
+    ("name", "extra"), [("synthetic", ["--bones", "sequence"]), ("synthetic-live", ["--online", "true"])]
+)
+def test_refine_runs_a_shipped_model_by_name(name, extra, tmp_path):
+    if not PRETRAINED[name].path.is_file():
+        pytest.skip(f"{PRETRAINED[name].path.name} not built in this checkout")
+    from handprior.body.bones import bone_vectors
+    from handprior.cli import main
+    from handprior.data.synthetic.generate import mano_layer, sample_ground_truth
+
+    truth = sample_ground_truth(np.random.default_rng(0), 1, (60, 60), mano_layer())
+    noisy = truth["gt"] + np.random.default_rng(1).normal(0, 3, truth["gt"].shape)
+    source, target = tmp_path / "clip.npz", tmp_path / "refined.npz"
+    np.savez(source, pred=noisy.astype(np.float32))
+    main(["refine", "--ckpt", name, "--input", str(source), "--output", str(target), "--quiet", "true", *extra])
+    refined = torch.from_numpy(np.load(target)["refined"])
+    assert refined.shape == (60, 21, 3) and torch.isfinite(refined).all()
+    spread = bone_vectors(refined).norm(dim=-1).std(dim=0).max()
+    if name == "synthetic":  # one skeleton for the whole sequence
+        assert spread < 1e-3
