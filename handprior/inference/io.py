@@ -113,6 +113,16 @@ def read_sequence(path: str | Path) -> SequenceFile:
     kind = file_format(path)
     if kind == "npz":
         return _read_npz(path)
+    text = read_text(path, kind, ignore=("csv",) if kind == "json" else ())
+    if not text.strip():
+        raise HandpriorInputError("file is empty", path)
+    return _read_json(path, text) if kind == "json" else _read_csv(path, text)
+
+
+def read_text(path: Path, kind: str, ignore: tuple[str, ...] = ()) -> str:
+    """The text of a ``.json`` / ``.csv`` file, checked first: a file (not a folder), at most
+    ``MAX_TEXT_BYTES``, content that looks like ``kind`` (another format named, except those in ``ignore``),
+    UTF-8; :class:`HandpriorInputError` for any problem."""
     if path.is_dir():
         raise HandpriorInputError(f"is a folder, not a .{kind} file", path)
     if not path.is_file():
@@ -123,14 +133,11 @@ def read_sequence(path: str | Path) -> SequenceFile:
             f"is {size / 2**20:.0f} MiB, over the limit of {MAX_TEXT_BYTES / 2**20:.0f} MiB", path
         )
     data = path.read_bytes()
-    check_looks_like(path, kind, data[:4096], ignore=("csv",) if kind == "json" else ())
+    check_looks_like(path, kind, data[:4096], ignore=ignore)
     try:
-        text = data.decode("utf-8-sig")
+        return data.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise HandpriorInputError(f"not a UTF-8 text file, as a .{kind} must be", path) from None
-    if not text.strip():
-        raise HandpriorInputError("file is empty", path)
-    return _read_json(path, text) if kind == "json" else _read_csv(path, text)
 
 
 def _single(path: Path, kind: str, joints: np.ndarray, **layout: Any) -> SequenceFile:

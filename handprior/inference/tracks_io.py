@@ -35,10 +35,9 @@ import numpy as np
 from scipy.spatial.transform import Rotation
 
 from handprior.body.joints import NUM_JOINTS
-from handprior.data.file_checks import MAX_TEXT_BYTES, check_looks_like
 from handprior.data.user_npz import read_npz
 from handprior.errors import HandpriorInputError
-from handprior.inference.io import _atomic_write, file_format, is_real
+from handprior.inference.io import _atomic_write, file_format, is_real, read_text
 
 HAND_KEYS = ("track_id", "is_right", "global_orient", "hand_pose", "betas", "keypoints_3d", "cam_t")
 NPZ_REQUIRED = ("frame", *HAND_KEYS)
@@ -275,19 +274,9 @@ def _read_npz(path: Path) -> HandTracks:
 
 
 def _read_json(path: Path) -> HandTracks:
-    if not path.is_file():
-        raise HandpriorInputError("file does not exist", path)
-    size = path.stat().st_size
-    if size > MAX_TEXT_BYTES:
-        raise HandpriorInputError(
-            f"is {size / 2**20:.0f} MiB, over the limit of {MAX_TEXT_BYTES / 2**20:.0f} MiB", path
-        )
-    data = path.read_bytes()
-    check_looks_like(path, "json", data[:4096])
+    text = read_text(path, "json")
     try:
-        content = json.loads(data.decode("utf-8-sig"))
-    except UnicodeDecodeError:
-        raise HandpriorInputError("not a UTF-8 text file, as a .json must be", path) from None
+        content = json.loads(text)
     except json.JSONDecodeError as error:
         raise HandpriorInputError(
             f"not valid JSON (line {error.lineno}, column {error.colno}: {error.msg}); truncated?", path
