@@ -25,8 +25,10 @@ CAUSAL_ALIASES = {"oneeuro", "1euro", "kalman"}
 
 
 def base_name(method: str) -> str:
-    """A method label without its settings, lower case, without spaces, "-" and "_": ``One-Euro(...)`` -> ``oneeuro``."""
-    return re.sub(r"[\s_\-]", "", method.split("(", 1)[0]).lower()
+    """A method label without its settings and its ``+bones`` mark (one skeleton per sequence; on a causal method
+    its causal form, ``model.bones: running``), lower case, without spaces, "-" and "_": ``One-Euro+bones(...)``
+    -> ``oneeuro``."""
+    return re.sub(r"[\s_\-]", "", method.split("(", 1)[0]).lower().removesuffix("+bones")
 
 
 def is_causal_method(method: str) -> bool:

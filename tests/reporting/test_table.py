@@ -91,3 +91,11 @@ def test_display_names():
     assert display_name("SavitzkyGolay") == display_name("savitzky_golay") == "Savitzky-Golay"
     assert display_name("Identity") == "input"
     assert display_name("my-variant") == "my-variant"
+
+
+def test_a_bones_mark_keeps_a_methods_live_or_offline_side():
+    from handprior.reporting.live_offline import base_name, is_causal_method
+
+    assert base_name("One-Euro+bones(min_cutoff=1, beta=0)") == "oneeuro"
+    assert is_causal_method("One-Euro+bones(min_cutoff=1, beta=0)") and is_causal_method("Kalman+bones")
+    assert not is_causal_method("Gaussian1d+bones(sigma=1.5)") and not is_causal_method("ours+bones")
