@@ -122,6 +122,7 @@ def tune_method(spec: Experiment, method: Method, results: str, split: str = "va
     _write_atomic(path, header + yaml.safe_dump({"model": {"net": net}}, sort_keys=False))
     stamp, sha = datetime.now(timezone.utc).isoformat(timespec="seconds"), git_sha()
     dataset = Path(str(getattr(datamodule, "root", ""))).name or type(datamodule).__name__
+    version = str(store.meta.get("benchmark_version", ""))  # e.g. the synthetic benchmark's "v2"
     rows = [
         ResultRow(
             stamp,
@@ -136,6 +137,7 @@ def tune_method(spec: Experiment, method: Method, results: str, split: str = "va
             "mm" if metric == "mpjpe" else "mm/frame^2",
             str(path),
             sha,
+            version,
         )  # fmt: skip
         for point, values in scored
         for metric, value in values.items()

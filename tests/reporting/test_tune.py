@@ -72,6 +72,7 @@ def test_tune_writes_the_best_setting_and_bench_runs_with_it(tmp_path):
     tuned = tuned_path(spec, spec.methods[1], spec.results)
     rows = [row for row in read_rows(spec.results) if row.split == "val"]
     assert len(rows) == 8 and {row.group for row in rows} == {"t/tune"}  # 4 settings x (mpjpe, accel)
+    assert {row.data_version for row in rows} == {"v2"}  # the tuning store's benchmark version
     mpjpe = {row.method: row.value for row in rows if row.metric == "mpjpe"}
     best = min(mpjpe, key=mpjpe.get)
     assert tuned_label("One-Euro", read_tuned(tuned)) == best
