@@ -116,20 +116,18 @@ def spec_method(spec, name):
 
 def test_synthetic_experiment_has_the_paper_rows_tuned_filters_and_three_seeds():
     spec = load_experiment(ROOT / "experiments" / "bench" / "synthetic.yaml")
-    assert [m.name for m in spec.methods] == [
-        "input",
-        "Savitzky-Golay",
-        "Gaussian1d",
-        "RTS",
-        "One-Euro",
-        "Kalman",
-        "SmoothNet",
-        "MotionBERT",
-        "ours",
-    ]
+    filters = ["Savitzky-Golay", "Gaussian1d", "RTS", "Savitzky-Golay+bones", "Gaussian1d+bones", "One-Euro",
+               "Kalman", "One-Euro+bones", "Kalman+bones"]  # fmt: skip
+    assert [m.name for m in spec.methods] == ["input", *filters, "SmoothNet", "MotionBERT", "ours", "ours+bones"]
     assert len(spec.seeds) >= 3
-    assert all(m.command == "test" for m in spec.methods[:6]) and all(m.command == "fit" for m in spec.methods[6:])
-    assert [m.name for m in spec.methods if m.tune] == ["Savitzky-Golay", "Gaussian1d", "RTS", "One-Euro", "Kalman"]
+    assert all(m.command == "test" for m in spec.methods[:10]) and all(m.command == "fit" for m in spec.methods[10:])
+    assert [m.name for m in spec.methods if m.tune] == filters
+    bones = {m.name: [a for a in m.args if a.startswith("--model.bones=")] for m in spec.methods}
+    assert {name: flag for name, flag in bones.items() if flag} == {
+        "Savitzky-Golay+bones": ["--model.bones=sequence"], "Gaussian1d+bones": ["--model.bones=sequence"],
+        "One-Euro+bones": ["--model.bones=running"], "Kalman+bones": ["--model.bones=running"],
+        "ours+bones": ["--model.bones=sequence"],
+    }  # fmt: skip
 
 
 def test_resume_runs_only_what_has_no_rows_and_reports_failures(tmp_path, monkeypatch, capsys):
