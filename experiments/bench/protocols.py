@@ -2,6 +2,7 @@
 
     .venv/bin/python -m experiments.bench.protocols                       # after `handprior bench ...synthetic.yaml`
     .venv/bin/python -m experiments.bench.protocols --strides 27 9 1 --methods MotionBERT ours
+    .venv/bin/python -m experiments.bench.protocols --strides 27 9 --bones free sequence   # + one skeleton
 
 A windowed network refines a whole sequence window by window. With ``eval_stride`` = T (the default, MotionBERT's
 protocol) every frame is predicted by one window; with a smaller stride each frame is predicted by T/stride
@@ -11,8 +12,10 @@ protocols can order methods differently; this script measures both on the same c
 
 For every run of ``--methods`` in the benchmark's result file, the run's best checkpoint (the one its test
 used) is loaded weights-only, the test split is refined at each stride, and MPJPE and Accel are computed with
-the framework's metrics. Prints mean ± std over seeds per method and stride; ``--output`` also appends one row
-per run, stride and metric (group ``<bench group>/eval_stride=<s>``) for ``handprior table``.
+the framework's metrics. ``--bones`` scores each stride also with one skeleton per sequence (``sequence``: every
+frame gets the sequence's median bone lengths, as ``model.bones``; such rows are labelled ``<method>+bones``).
+Prints mean ± std over seeds per method and stride; ``--output`` also appends one row per run, stride, bone mode
+and metric (group ``<bench group>/eval_stride=<s>``) for ``handprior table``.
 """
 
 from __future__ import annotations
@@ -53,6 +56,8 @@ def main() -> None:
     parser.add_argument("--results", default="results/bench_synthetic.csv", help="the benchmark's result rows")
     parser.add_argument("--methods", nargs="+", default=["MotionBERT", "ours"], help="methods to re-score")
     parser.add_argument("--strides", nargs="+", type=int, default=[27, 9], help="eval_stride values (frames)")
+    parser.add_argument("--bones", nargs="+", default=["free"], choices=["free", "sequence"],
+                        help="bone modes to score (sequence: one skeleton per sequence, rows labelled +bones)")
     parser.add_argument("--split", default="test")
     parser.add_argument("--root", default="data/synthetic", help="the synthetic benchmark's cache folder")
     parser.add_argument("--threads", type=int, default=2, help="torch intra-op threads")
@@ -67,18 +72,21 @@ def main() -> None:
     if not runs:
         raise SystemExit(f"{args.results}: no {args.split} rows of {args.methods}")
     store = SyntheticDataModule(root=args.root).open_split(args.split)
+    version = str(store.meta.get("benchmark_version", ""))
     rows, sha = [], git_sha()
     for run_id, (method, seed, config, group) in sorted(runs.items()):
         ckpt = best_checkpoint(config)
-        model = RefinementModel.from_checkpoint(ckpt)
-        for stride in args.strides:
-            values = score(model, store, stride)
-            print(f"{run_id} eval_stride={stride}: " + ", ".join(f"{k} {v:.3f}" for k, v in values.items()))
-            stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
-            for metric, value in values.items():
-                unit = "mm" if metric == "mpjpe" else "mm/frame^2"
-                rows.append(ResultRow(stamp, run_id, f"{group}/eval_stride={stride}", method, seed, "synthetic",
-                                      args.split, metric, value, unit, str(ckpt), sha))  # fmt: skip
+        for bones in args.bones:
+            model = RefinementModel.from_checkpoint(ckpt, bones=bones)
+            label = method if bones == "free" else f"{method}+bones"
+            for stride in args.strides:
+                values = score(model, store, stride)
+                print(f"{run_id} {label} eval_stride={stride}: " + ", ".join(f"{k} {v:.3f}" for k, v in values.items()))
+                stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
+                for metric, value in values.items():
+                    unit = "mm" if metric == "mpjpe" else "mm/frame^2"
+                    rows.append(ResultRow(stamp, run_id, f"{group}/eval_stride={stride}", label, seed, "synthetic",
+                                          args.split, metric, value, unit, str(ckpt), sha, version))  # fmt: skip
     if args.output:
         append_rows(args.output, rows)
     console = Console()

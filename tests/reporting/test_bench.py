@@ -118,7 +118,7 @@ def test_synthetic_experiment_has_the_paper_rows_tuned_filters_and_three_seeds()
     spec = load_experiment(ROOT / "experiments" / "bench" / "synthetic.yaml")
     filters = ["Savitzky-Golay", "Gaussian1d", "RTS", "Savitzky-Golay+bones", "Gaussian1d+bones", "One-Euro",
                "Kalman", "One-Euro+bones", "Kalman+bones"]  # fmt: skip
-    assert [m.name for m in spec.methods] == ["input", *filters, "SmoothNet", "MotionBERT", "ours", "ours+bones"]
+    assert [m.name for m in spec.methods] == ["input", *filters, "SmoothNet", "MotionBERT", "ours"]
     assert len(spec.seeds) >= 3
     assert all(m.command == "test" for m in spec.methods[:10]) and all(m.command == "fit" for m in spec.methods[10:])
     assert [m.name for m in spec.methods if m.tune] == filters
@@ -126,7 +126,6 @@ def test_synthetic_experiment_has_the_paper_rows_tuned_filters_and_three_seeds()
     assert {name: flag for name, flag in bones.items() if flag} == {
         "Savitzky-Golay+bones": ["--model.bones=sequence"], "Gaussian1d+bones": ["--model.bones=sequence"],
         "One-Euro+bones": ["--model.bones=running"], "Kalman+bones": ["--model.bones=running"],
-        "ours+bones": ["--model.bones=sequence"],
     }  # fmt: skip
 
 
