@@ -3,6 +3,7 @@ act, and on the rest (trains nothing; re-runs each method of the results file on
 
     .venv/bin/python -m experiments.bench.causes                   # after `handprior bench ...synthetic.yaml`
     .venv/bin/python -m experiments.bench.causes --methods ours One-Euro
+    .venv/bin/python -m experiments.bench.causes --network-bones    # networks also with one skeleton per sequence
 
 The synthetic splits store the simulator's masks (handprior/data/synthetic/noise.py, ``mask_occluded.npy`` (N,5):
 the fingers inside an occlusion burst; ``mask_gross.npy`` (N,): gross failures). Columns, all MPJPE in mm with the
@@ -74,14 +75,17 @@ def errors_by_cause(model: RefinementModel | None, store: SequenceStore) -> dict
     return {cause: float(errors[mask].mean()) if mask.any() else float("nan") for cause, mask in weights.items()}
 
 
-def run_model(config_path: str) -> RefinementModel:
-    """A run's method as its test ran it: the best checkpoint of a trained run, else the network of its config."""
+def run_model(config_path: str, bones: str | None = None) -> RefinementModel:
+    """A run's method as its test ran it: the best checkpoint of a trained run, else the network of its config
+    (with its ``model.bones``); ``bones`` replaces the run's bone mode."""
     folder = Path(config_path).parent / "checkpoints"
     if folder.is_dir() and any(p.name != "last.ckpt" for p in folder.glob("*.ckpt")):
-        return RefinementModel.from_checkpoint(best_checkpoint(config_path))
+        settings = {} if bones is None else {"bones": bones}
+        return RefinementModel.from_checkpoint(best_checkpoint(config_path), **settings)
     config = yaml.safe_load(Path(config_path).read_text())
     window = int(config.get("data", {}).get("init_args", {}).get("window", 27))
-    return RefinementModel(build_net(config["model"]["net"]), window=window).eval()
+    bones = bones or config["model"].get("bones", "free")
+    return RefinementModel(build_net(config["model"]["net"]), window=window, bones=bones).eval()
 
 
 def main() -> None:
@@ -93,6 +97,8 @@ def main() -> None:
     parser.add_argument("--split", default="test")
     parser.add_argument("--root", default="data/synthetic", help="the synthetic benchmark's cache folder")
     parser.add_argument("--threads", type=int, default=2, help="torch intra-op threads")
+    parser.add_argument("--network-bones", action="store_true",
+                        help="also score every trained network with one skeleton per sequence (rows <method>+bones)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     store = SequenceStore.open(Path(args.root) / args.split)  # as it is: never regenerated here
@@ -107,10 +113,12 @@ def main() -> None:
     for cause, value in errors_by_cause(None, store).items():
         values["input"][cause].append(value)
     for run_id, (method, config) in sorted(runs.items()):
-        scored = errors_by_cause(run_model(config), store)
-        print(f"{run_id}: " + ", ".join(f"{cause} {value:.3f}" for cause, value in scored.items()))
-        for cause, value in scored.items():
-            values[method][cause].append(value)
+        trained = (Path(config).parent / "checkpoints").is_dir()
+        for label, bones in [(method, None)] + ([(f"{method}+bones", "sequence")] if trained and args.network_bones else []):
+            scored = errors_by_cause(run_model(config, bones), store)
+            print(f"{run_id} {label}: " + ", ".join(f"{cause} {value:.3f}" for cause, value in scored.items()))
+            for cause, value in scored.items():
+                values[label][cause].append(value)
     weights = cause_weights(store)
     share = {cause: f"{100 * mask.mean():.1f}%" for cause, mask in weights.items()}
     print(f"\nMPJPE by cause, {args.split} split (mm; mean ± std over seeds; the share of joint-frames in brackets)\n")

@@ -18,9 +18,11 @@ from __future__ import annotations
 
 import argparse
 import time
+from pathlib import Path
 from typing import Any
 
 import torch
+import yaml
 from torch import Tensor
 
 from experiments.speed.timing import cpu_model, percentile
@@ -30,6 +32,7 @@ from handprior.data.datasets import SequenceDataset
 from handprior.inference.model import RefinementModel
 from handprior.inference.streaming import StreamingRefiner
 from handprior.metrics.modules import MPJPE, AccelError
+from handprior.models.checkpoint import build_net
 from handprior.models.nets import HandPriorNet
 
 
@@ -62,7 +65,10 @@ def main() -> None:
     parser.add_argument("--ckpt", default=None, help="a trained checkpoint (default: an untrained model)")
     parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads (1 is fastest at batch 1)")
     parser.add_argument("--sequences", type=int, default=0, help="test sequences to stream (0: all)")
-    parser.add_argument("--lags", type=int, nargs="+", default=[0], help="frames of delay (StreamingRefiner's lag)")
+    parser.add_argument("--lags", type=int, nargs="*", default=[0], help="frames of delay (StreamingRefiner's lag)")
+    parser.add_argument("--filters", nargs="*", default=[],
+                        help="tuned filter config files (results/tuned/...) scored on the same sequences; a file named "
+                             "<method>_bones-* (a +bones method) with the running skeleton")  # fmt: skip
     parser.add_argument("--compile", action="store_true", help="torch.compile the per-frame call (compiles first)")
     parser.add_argument("--root", default="data/synthetic", help="the synthetic benchmark's cache folder")
     parser.add_argument("--markdown", action="store_true", help="also print the accuracy table as Markdown")
@@ -90,6 +96,18 @@ def main() -> None:
                 metrics[f"{mode}{b}/accel"].update(fix(joints), gt)
     for key in ("input", "input+bones", "offline", "offline+bones"):
         rows[key] = (float(metrics[f"{key}/mpjpe"].compute()), float(metrics[f"{key}/accel"].compute()))
+    for path in args.filters:  # causal filters run on whole sequences give exactly their live output
+        config = yaml.safe_load(Path(path).read_text())
+        bones = "running" if "_bones-" in Path(path).name else "free"
+        method = RefinementModel(build_net(config["model"]["net"]), bones=bones).eval()
+        scores = {name: cls() for name, cls in (("mpjpe", MPJPE), ("accel", AccelError))}
+        for index in range(count):
+            item = sequences[index]
+            joints = method.refine_sequence(item["pred"])["joints"]
+            for metric in scores.values():
+                metric.update(joints, item["gt"])
+        label = Path(path).name.rsplit("-", 1)[0].replace("_bones", "+bones")
+        rows[label] = (float(scores["mpjpe"].compute()), float(scores["accel"].compute()))
     mode = "torch.compile" if args.compile else "eager"
     print(f"model: {note}")
     print(f"CPU {cpu_model()}, {torch.get_num_threads()} threads, torch {torch.__version__}, {mode}")
