@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import os
 import sys
 import warnings
 from pathlib import Path
@@ -71,6 +72,7 @@ class HandPriorCLI(LightningCLI):
         parser.validate(self.config)
         if subcommand:
             _prepare_ckpt_path(self.config[subcommand], subcommand)
+            reserve_run_folder(self.config[subcommand]["trainer"])
 
     def after_instantiate_classes(self) -> None:
         net = self.config[self.subcommand]["model"]["net"] if self.subcommand else None
@@ -132,6 +134,42 @@ def loggers_follow_root_dir(trainer: Namespace) -> None:
         default = None if parameter.default is inspect.Parameter.empty else parameter.default
         if entry["init_args"].get("save_dir") in (None, default):
             entry["init_args"]["save_dir"] = str(root)
+
+
+def reserve_run_folder(trainer: Namespace) -> Path | None:
+    """Create the run's folder ``<save_dir>/<name>/version_N`` of the first (versioned) logger now, atomically,
+    and pin the logger to it, so that runs started at the same moment in the same folder (``handprior bench
+    --jobs 2``) never share one (the loggers' own choice, the next free number, is made later and can collide).
+    Only the launching process reserves (not the extra processes of a multi-process run, whose logger does not
+    write); a logger given a version (``--ckpt_path last``, or by hand) is left as it is. Returns the folder."""
+    logger = trainer.get("logger")
+    first = logger[0] if isinstance(logger, list) and logger else logger
+    if not isinstance(first, Namespace) or first.get("init_args") is None or first["init_args"].get("version") is not None:
+        return None
+    if str(first.get("class_path")) not in VERSIONED_LOGGERS or int(os.environ.get("LOCAL_RANK", "0") or 0) != 0:
+        return None
+    if int(os.environ.get("NODE_RANK", os.environ.get("GROUP_RANK", "0")) or 0) != 0:
+        return None
+    base = Path(first["init_args"].get("save_dir") or ".") / str(first["init_args"].get("name") or "lightning_logs")
+    base.mkdir(parents=True, exist_ok=True)
+    taken = [int(p.name.split("_", 1)[1]) for p in base.glob("version_*") if p.name.split("_", 1)[1].isdigit()]
+    version = max(taken, default=-1) + 1
+    while True:
+        try:
+            (base / f"version_{version}").mkdir()
+        except FileExistsError:  # another run took it between the listing and here
+            version += 1
+            continue
+        first["init_args"]["version"] = version
+        return base / f"version_{version}"
+
+
+VERSIONED_LOGGERS = (
+    "lightning.pytorch.loggers.CSVLogger",
+    "lightning.pytorch.loggers.csv_logs.CSVLogger",
+    "lightning.pytorch.loggers.TensorBoardLogger",
+    "lightning.pytorch.loggers.tensorboard.TensorBoardLogger",
+)
 
 
 def _prepare_ckpt_path(config: Namespace, subcommand: str) -> None:

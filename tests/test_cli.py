@@ -60,3 +60,27 @@ def test_results_table_prints_both_mpvpes():
     refined = next(line for line in text.splitlines() if line.lstrip("│ ").startswith("refined"))
     assert header.index("MPVPE") < header.index("MPVPE (joints)")  # the cited protocol first, then by the joints
     assert refined.index("7.25") < refined.index("12.50")
+
+
+def test_each_run_reserves_its_own_folder_at_once(tmp_path, monkeypatch):
+    """Runs started together in one folder (bench --jobs 2) never share a version folder."""
+    from jsonargparse import Namespace
+
+    from handprior.lightning_cli import reserve_run_folder
+
+    def trainer(**init_args):
+        csv = Namespace(class_path="lightning.pytorch.loggers.CSVLogger",
+                        init_args=Namespace(save_dir=str(tmp_path), name="synthetic", version=None, **init_args))  # fmt: skip
+        return Namespace(logger=[csv, Namespace(class_path="lightning.pytorch.loggers.WandbLogger", init_args=Namespace())])
+
+    (tmp_path / "synthetic" / "version_0").mkdir(parents=True)  # an earlier run
+    first, second = trainer(), trainer()
+    assert reserve_run_folder(first) == tmp_path / "synthetic" / "version_1"
+    assert reserve_run_folder(second) == tmp_path / "synthetic" / "version_2"  # before either run wrote anything
+    assert first.logger[0].init_args.version == 1 and second.logger[0].init_args.version == 2
+    pinned = trainer()
+    pinned.logger[0].init_args.version = 0  # resuming in an existing folder
+    assert reserve_run_folder(pinned) is None and pinned.logger[0].init_args.version == 0
+    monkeypatch.setenv("LOCAL_RANK", "1")  # an extra process of a multi-process run reserves nothing
+    assert reserve_run_folder(trainer()) is None
+    assert sorted(p.name for p in (tmp_path / "synthetic").iterdir()) == ["version_0", "version_1", "version_2"]
