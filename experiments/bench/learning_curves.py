@@ -41,7 +41,7 @@ FILTERS = ("Gaussian1d", "Savitzky-Golay", "RTS")
 def test_runs(path: str, method: str, seed: int = 0) -> list[str]:
     """The config paths of ``method``'s test runs with ``seed`` in a result file."""
     return sorted(
-        {r.config for r in read_rows(path) if r.split == "test" and r.method == method and r.seed == seed}
+        {r.config for r in read_rows(path) if r.split == "test" and r.method == method and str(r.seed) == str(seed)}
     )
 
 
@@ -87,6 +87,8 @@ def main() -> None:
                       "mpjpe_bones": scores["sequence"]["mpjpe"], "accel_bones": scores["sequence"]["accel"]})  # fmt: skip
         print(f"{label:14s} {params / 1e3:6.0f} K  MPJPE {lines[-1]['mpjpe']:.2f} / Accel {lines[-1]['accel']:.2f}"
               f"   +bones {lines[-1]['mpjpe_bones']:.2f} / {lines[-1]['accel_bones']:.2f}")  # fmt: skip
+    if not lines:
+        raise SystemExit("no variant has a test run yet: run the two benches first")
     scenarios = ceiling(store, "test")
     floor = scenarios["slow bias only (the floor)"]["mpjpe"]
     reference = {
