@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib
 import inspect
-import os
 import sys
 import warnings
 from pathlib import Path
@@ -140,15 +139,13 @@ def reserve_run_folder(trainer: Namespace) -> Path | None:
     """Create the run's folder ``<save_dir>/<name>/version_N`` of the first (versioned) logger now, atomically,
     and pin the logger to it, so that runs started at the same moment in the same folder (``handprior bench
     --jobs 2``) never share one (the loggers' own choice, the next free number, is made later and can collide).
-    Only the launching process reserves (not the extra processes of a multi-process run, whose logger does not
+    Only global rank 0 reserves (not the other processes of a multi-process or SLURM run, whose logger does not
     write); a logger given a version (``--ckpt_path last``, or by hand) is left as it is. Returns the folder."""
     logger = trainer.get("logger")
     first = logger[0] if isinstance(logger, list) and logger else logger
     if not isinstance(first, Namespace) or first.get("init_args") is None or first["init_args"].get("version") is not None:
         return None
-    if str(first.get("class_path")) not in VERSIONED_LOGGERS or int(os.environ.get("LOCAL_RANK", "0") or 0) != 0:
-        return None
-    if int(os.environ.get("NODE_RANK", os.environ.get("GROUP_RANK", "0")) or 0) != 0:
+    if str(first.get("class_path")) not in VERSIONED_LOGGERS or rank_zero_only.rank != 0:  # Lightning's global rank
         return None
     base = Path(first["init_args"].get("save_dir") or ".") / str(first["init_args"].get("name") or "lightning_logs")
     base.mkdir(parents=True, exist_ok=True)

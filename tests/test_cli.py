@@ -65,6 +65,7 @@ def test_results_table_prints_both_mpvpes():
 def test_each_run_reserves_its_own_folder_at_once(tmp_path, monkeypatch):
     """Runs started together in one folder (bench --jobs 2) never share a version folder."""
     from jsonargparse import Namespace
+    from lightning.pytorch.utilities.rank_zero import rank_zero_only
 
     from handprior.lightning_cli import reserve_run_folder
 
@@ -81,6 +82,6 @@ def test_each_run_reserves_its_own_folder_at_once(tmp_path, monkeypatch):
     pinned = trainer()
     pinned.logger[0].init_args.version = 0  # resuming in an existing folder
     assert reserve_run_folder(pinned) is None and pinned.logger[0].init_args.version == 0
-    monkeypatch.setenv("LOCAL_RANK", "1")  # an extra process of a multi-process run reserves nothing
+    monkeypatch.setattr(rank_zero_only, "rank", 1)  # another process of a multi-process run reserves nothing
     assert reserve_run_folder(trainer()) is None
     assert sorted(p.name for p in (tmp_path / "synthetic").iterdir()) == ["version_0", "version_1", "version_2"]

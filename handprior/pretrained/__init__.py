@@ -50,16 +50,18 @@ def resolve_checkpoint(path_or_name: str | Path) -> Path:
     """A checkpoint's file: an existing path as given, otherwise a shipped checkpoint's name
     (:data:`PRETRAINED`); anything else is an error that lists the names."""
     path = Path(path_or_name)
-    if path.exists() or str(path_or_name) not in PRETRAINED:
-        if not path.exists() and not path.suffix and path.parent == Path("."):
+    if path.exists():
+        return path
+    shipped = PRETRAINED.get(str(path_or_name))
+    if shipped is None:
+        if not path.suffix and path.parent == Path("."):  # a bare word: most likely a mistyped name
             names = ", ".join(sorted(PRETRAINED))
             raise HandpriorInputError(f"no such checkpoint file, and not a pretrained model's name ({names})", path)
-        return path
-    shipped = PRETRAINED[str(path_or_name)]
+        return path  # the loader says the file does not exist
     if not shipped.path.is_file():
         raise HandpriorInputError(
-            f"the pretrained model {path_or_name!r} is not in this installation; train and export it with "
-            f"`make pretrained` (its config: {shipped.config})",
+            f"the pretrained model {path_or_name!r} is not in this installation; train it with {shipped.config} "
+            f"and write it with `python -m handprior.pretrained.export RUN.ckpt {path_or_name}`",
             shipped.path,
         )
     return shipped.path

@@ -41,9 +41,9 @@ def test_an_unknown_bare_name_lists_the_pretrained_names():
         resolve_checkpoint("no-such-model")
 
 
-def test_a_missing_pretrained_file_says_how_to_make_it(tmp_path, monkeypatch):
+def test_a_missing_pretrained_file_says_how_to_write_it(tmp_path, monkeypatch):
     monkeypatch.setitem(PRETRAINED, "absent", Pretrained("absent.ckpt", "configs/x.yaml", "test"))
-    with pytest.raises(HandpriorInputError, match="make pretrained"):
+    with pytest.raises(HandpriorInputError, match=r"python -m handprior\.pretrained\.export RUN\.ckpt absent"):
         resolve_checkpoint("absent")
 
 
