@@ -30,7 +30,7 @@ from rich.console import Console
 from handprior.data.datamodule import SyntheticDataModule
 from handprior.data.store import SequenceStore
 from handprior.inference.model import RefinementModel
-from handprior.reporting.rows import ResultRow, append_rows, git_sha, read_rows
+from handprior.reporting.rows import ResultRow, append_rows, git_sha, read_rows, store_data_version
 from handprior.reporting.table import summarize, to_markdown, to_rich
 from handprior.reporting.tune import score as score_store
 
@@ -72,7 +72,7 @@ def main() -> None:
     if not runs:
         raise SystemExit(f"{args.results}: no {args.split} rows of {args.methods}")
     store = SyntheticDataModule(root=args.root).open_split(args.split)
-    version = str(store.meta.get("benchmark_version", ""))
+    version = store_data_version(store)
     rows, sha = [], git_sha()
     for run_id, (method, seed, config, group) in sorted(runs.items()):
         ckpt = best_checkpoint(config)

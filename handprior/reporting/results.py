@@ -26,6 +26,7 @@ from handprior.reporting.rows import (
     metric_rows,
     net_label,
     read_rows,
+    store_data_version,
 )
 
 __all__ = [
@@ -79,10 +80,7 @@ def _data_version(trainer: L.Trainer) -> str:
     """The version of the test data (a sequence store's meta.json "benchmark_version", e.g. the synthetic
     benchmark's "v2"), or "" when the DataModule does not record one."""
     stores = getattr(trainer.datamodule, "stores", None) or {}
-    store = stores.get("test") if isinstance(stores, Mapping) else None
-    meta = getattr(store, "meta", None)
-    version = meta.get("benchmark_version") if isinstance(meta, Mapping) else None
-    return str(version) if version is not None else ""
+    return store_data_version(stores.get("test") if isinstance(stores, Mapping) else None)
 
 
 def _config(trainer: L.Trainer) -> str:

@@ -68,6 +68,14 @@ COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(ResultRow))
 LEGACY_COLUMNS: tuple[str, ...] = COLUMNS[:-1]  # files written before data_version was recorded
 
 
+def store_data_version(store: Any) -> str:
+    """The version a sequence store records of its data (meta.json ``benchmark_version``, e.g. the synthetic
+    benchmark's "v2"), or "" when it records none: the ``data_version`` of the rows scored on it."""
+    meta = getattr(store, "meta", None)
+    version = meta.get("benchmark_version") if isinstance(meta, Mapping) else None
+    return str(version) if version is not None else ""
+
+
 def lock_for(path: str | Path) -> FileLock:
     """The lock that guards a results CSV (a ``.lock`` file beside it)."""
     return FileLock(f"{path}.lock")

@@ -37,7 +37,7 @@ from rich.table import Table
 
 from handprior.errors import HandpriorInputError
 from handprior.reporting.bench import Experiment, Method, load_experiment
-from handprior.reporting.rows import ResultRow, append_rows, git_sha
+from handprior.reporting.rows import ResultRow, append_rows, git_sha, store_data_version
 
 SELECTION_METRIC = "mpjpe"  # lowest validation MPJPE wins; Accel breaks ties
 
@@ -122,7 +122,7 @@ def tune_method(spec: Experiment, method: Method, results: str, split: str = "va
     _write_atomic(path, header + yaml.safe_dump({"model": {"net": net}}, sort_keys=False))
     stamp, sha = datetime.now(timezone.utc).isoformat(timespec="seconds"), git_sha()
     dataset = Path(str(getattr(datamodule, "root", ""))).name or type(datamodule).__name__
-    version = str(store.meta.get("benchmark_version", ""))  # e.g. the synthetic benchmark's "v2"
+    version = store_data_version(store)
     rows = [
         ResultRow(
             stamp,
