@@ -31,7 +31,7 @@ from handprior.data.datamodule import SyntheticDataModule
 from handprior.data.datasets import SequenceDataset
 from handprior.inference.model import RefinementModel
 from handprior.inference.streaming import StreamingRefiner
-from handprior.metrics.modules import MPJPE, AccelError
+from handprior.metrics.modules import sequence_scores
 from handprior.models.checkpoint import build_net
 from handprior.models.nets import HandPriorNet
 
@@ -78,36 +78,26 @@ def main() -> None:
     data = SyntheticDataModule(root=args.root)
     store = data.open_split("test")
     count = store.num_sequences if args.sequences <= 0 else min(args.sequences, store.num_sequences)
-    sequences = SequenceDataset(store)
+    items = [SequenceDataset(store)[index] for index in range(count)]
+    inputs, truth = [item["pred"] for item in items], [item["gt"] for item in items]  # (L,21,3) mm each
+
+    def scored(outputs: list[Tensor]) -> tuple[float, float]:
+        values = sequence_scores(zip(outputs, truth))
+        return values["mpjpe"], values["accel"]
+
     # One skeleton per sequence, computed from the same outputs: offline the sequence's median bone lengths,
     # online the running mean of the frames returned so far (what StreamingRefiner(bones="running") returns).
-    bones = {"": lambda joints: joints, "+bones": with_sequence_bone_lengths}
-    live_bones = {"": lambda joints: joints, "+bones": with_running_bone_lengths}
     rows: dict[str, tuple[float, float]] = {}
-    metrics = {f"{mode}{b}/{name}": cls() for mode in ("input", "offline") for b in bones for name, cls in
-               (("mpjpe", MPJPE), ("accel", AccelError))}  # fmt: skip
-    for index in range(count):
-        item = sequences[index]
-        pred, gt = item["pred"], item["gt"]  # (L,21,3) mm
-        offline = model.refine_sequence(pred)["joints"]
-        for mode, joints in (("input", pred), ("offline", offline)):
-            for b, fix in bones.items():
-                metrics[f"{mode}{b}/mpjpe"].update(fix(joints), gt)
-                metrics[f"{mode}{b}/accel"].update(fix(joints), gt)
-    for key in ("input", "input+bones", "offline", "offline+bones"):
-        rows[key] = (float(metrics[f"{key}/mpjpe"].compute()), float(metrics[f"{key}/accel"].compute()))
+    offline = [model.refine_sequence(pred)["joints"] for pred in inputs]
+    for mode, outputs in (("input", inputs), ("offline", offline)):
+        rows[mode] = scored(outputs)
+        rows[f"{mode}+bones"] = scored([with_sequence_bone_lengths(joints) for joints in outputs])
     for path in args.filters:  # causal filters run on whole sequences give exactly their live output
         config = yaml.safe_load(Path(path).read_text())
         bones = "running" if "_bones-" in Path(path).name else "free"
         method = RefinementModel(build_net(config["model"]["net"]), bones=bones).eval()
-        scores = {name: cls() for name, cls in (("mpjpe", MPJPE), ("accel", AccelError))}
-        for index in range(count):
-            item = sequences[index]
-            joints = method.refine_sequence(item["pred"])["joints"]
-            for metric in scores.values():
-                metric.update(joints, item["gt"])
         label = Path(path).name.rsplit("-", 1)[0].replace("_bones", "+bones")
-        rows[label] = (float(scores["mpjpe"].compute()), float(scores["accel"].compute()))
+        rows[label] = scored([method.refine_sequence(pred)["joints"] for pred in inputs])
     mode = "torch.compile" if args.compile else "eager"
     print(f"model: {note}")
     print(f"CPU {cpu_model()}, {torch.get_num_threads()} threads, torch {torch.__version__}, {mode}")
@@ -118,15 +108,9 @@ def main() -> None:
             stream.push_tensor(torch.from_numpy(store.pred[0].copy()))
             print(f"compiled in {time.perf_counter() - start:.0f} s")
             stream.latencies.clear()
-        online = {f"{b}/{name}": cls() for b in live_bones for name, cls in (("mpjpe", MPJPE), ("accel", AccelError))}
-        for index in range(count):
-            item = sequences[index]
-            joints = stream.refine_sequence(item["pred"])["joints"]  # one timed push per frame
-            for b, fix in live_bones.items():
-                online[f"{b}/mpjpe"].update(fix(joints), item["gt"])
-                online[f"{b}/accel"].update(fix(joints), item["gt"])
-        for b in live_bones:
-            rows[f"online{b}, lag {lag}"] = (float(online[f"{b}/mpjpe"].compute()), float(online[f"{b}/accel"].compute()))
+        online = [stream.refine_sequence(pred)["joints"] for pred in inputs]  # one timed push per frame
+        rows[f"online, lag {lag}"] = scored(online)
+        rows[f"online+bones, lag {lag}"] = scored([with_running_bone_lengths(joints) for joints in online])
         ms = [s * 1e3 for s in stream.latencies]
         print(f"lag {lag}: window {stream.window}, {count} test sequences, {len(ms)} frames streamed one at a time; "
               f"per-frame latency median {percentile(ms, 50):.2f} ms, p95 {percentile(ms, 95):.2f} ms, "
