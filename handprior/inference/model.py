@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args
 
 import torch
 from torch import Tensor, nn
@@ -25,7 +25,8 @@ from handprior.models.checkpoint import check_compatible, load_checkpoint, netwo
 from handprior.models.nets.output import NetOutput
 
 NET_PREFIX = "net."  # the network's keys in a LightningModule checkpoint's state dict
-BONE_MODES = ("free", "sequence", "running")  # RefinementModel(bones=...)
+BoneMode = Literal["free", "sequence", "running"]  # RefinementModel(bones=...), HandRefiner(bones=...)
+BONE_MODES: tuple[str, ...] = get_args(BoneMode)
 
 
 class RefinementModel:
@@ -57,7 +58,7 @@ class RefinementModel:
         eval_chunk: int = 256,
         mano_model_path: str | None = None,
         flat_hand_mean: bool = True,
-        bones: str = "free",
+        bones: BoneMode = "free",
     ) -> None:
         if bones not in BONE_MODES:
             raise ValueError(f"bones must be one of {', '.join(BONE_MODES)}, got {bones!r}")

@@ -12,7 +12,7 @@ import inspect
 import math
 from dataclasses import asdict, fields
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import lightning as L
 import torch
@@ -20,7 +20,7 @@ from lightning.pytorch.utilities.rank_zero import rank_zero_warn
 from torch import Tensor, nn
 
 from handprior.errors import HandpriorInputError
-from handprior.inference.model import RefinementModel
+from handprior.inference.model import BoneMode, RefinementModel
 from handprior.metrics.functional import root_relative
 from handprior.metrics.modules import MPJPE, MPVPE, AccelError, BoneLengthVariation, MPVPEJoints
 from handprior.models.checkpoint import check_compatible, load_checkpoint, network_from_checkpoint
@@ -63,7 +63,7 @@ class HandRefiner(L.LightningModule):
         eval_chunk: int = 256,
         accel_pad: bool = False,
         compile: bool = False,
-        bones: Literal["free", "sequence", "running"] = "free",
+        bones: BoneMode = "free",
     ) -> None:
         """
         Args:
