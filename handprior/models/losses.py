@@ -14,6 +14,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from handprior.body.joints import WRIST
+from handprior.metrics import functional
 from handprior.metrics.functional import acceleration
 
 
@@ -85,8 +86,8 @@ def relative_weights(valid: Tensor | None, root: int = WRIST) -> Tensor | None:
 
 def frame_weights(valid: Tensor | None) -> Tensor | None:
     """Which frames a per-frame MANO term may supervise: (...,J) bool -> (...) float 0/1, all joints valid (the
-    MPVPE rule); None stays None."""
-    return None if valid is None else valid.all(dim=-1).float()
+    MPVPE rule, :func:`handprior.metrics.functional.frame_weights`); None stays None."""
+    return None if valid is None else functional.frame_weights(valid)
 
 
 def position_loss(pred: Tensor, gt: Tensor, delta_mm: float, weights: Tensor | None = None) -> Tensor:
