@@ -3,6 +3,7 @@
     .venv/bin/python -m experiments.bench.protocols                       # after `handprior bench ...synthetic.yaml`
     .venv/bin/python -m experiments.bench.protocols --strides 27 9 1 --methods MotionBERT ours
     .venv/bin/python -m experiments.bench.protocols --strides 27 9 --bones free sequence   # + one skeleton
+    .venv/bin/python -m experiments.bench.protocols --strides 27 --seamless --methods ours-recipe
 
 A windowed network refines a whole sequence window by window. With ``eval_stride`` = T (the default, MotionBERT's
 protocol) every frame is predicted by one window; with a smaller stride each frame is predicted by T/stride
@@ -12,7 +13,9 @@ protocols can order methods differently; this script measures both on the same c
 
 For every run of ``--methods`` in the benchmark's result file, the run's best checkpoint (the one its test
 used) is loaded weights-only, the test split is refined at each stride, and MPJPE and Accel are computed with
-the framework's metrics. ``--bones`` scores each stride also with one skeleton per sequence (``sequence``: every
+the framework's metrics. ``--seamless`` adds ``handprior refine``'s default offline setting (windows every T/3
+frames blended with weights tapered over T/2 frames at each end, so no frame sits at a window's edge; group
+``<bench group>/seamless``). ``--bones`` scores each stride also with one skeleton per sequence (``sequence``: every
 frame gets the sequence's median bone lengths, as ``model.bones``; such rows are labelled ``<method>+bones``).
 Prints mean ± std over seeds per method and stride; ``--output`` also appends one row per run, stride, bone mode
 and metric (group ``<bench group>/eval_stride=<s>``) for ``handprior table``.
@@ -28,11 +31,10 @@ import torch
 from rich.console import Console
 
 from handprior.data.datamodule import SyntheticDataModule
-from handprior.data.store import SequenceStore
 from handprior.inference.model import RefinementModel
 from handprior.reporting.rows import ResultRow, append_rows, git_sha, read_rows, store_data_version
 from handprior.reporting.table import summarize, to_markdown, to_rich
-from handprior.reporting.tune import score as score_store
+from handprior.reporting.tune import score
 
 
 def best_checkpoint(config_path: str) -> Path:
@@ -44,10 +46,13 @@ def best_checkpoint(config_path: str) -> Path:
     return found[-1]
 
 
-def score(model: RefinementModel, store: SequenceStore, stride: int, accel_pad: bool = False) -> dict[str, float]:
-    """MPJPE (mm) and Accel (mm/frame^2) of ``model`` on every sequence of ``store`` at ``eval_stride=stride``."""
-    model.eval_stride = stride
-    return score_store(model, store, accel_pad)
+def settings(model: RefinementModel, strides: list[int], seamless: bool) -> dict[str, tuple[int, int]]:
+    """The evaluation settings to score, by group suffix: ``eval_stride=S`` -> (S, taper 0) for each stride, and
+    ``seamless`` -> the model's seamless (stride, taper) when asked."""
+    chosen = {f"eval_stride={stride}": (stride, 0) for stride in strides}
+    if seamless:
+        chosen["seamless"] = model.seamless()
+    return chosen
 
 
 def main() -> None:
@@ -56,6 +61,7 @@ def main() -> None:
     parser.add_argument("--results", default="results/bench_synthetic.csv", help="the benchmark's result rows")
     parser.add_argument("--methods", nargs="+", default=["MotionBERT", "ours"], help="methods to re-score")
     parser.add_argument("--strides", nargs="+", type=int, default=[27, 9], help="eval_stride values (frames)")
+    parser.add_argument("--seamless", action="store_true", help="also score refine's seamless setting")
     parser.add_argument("--bones", nargs="+", default=["free"], choices=["free", "sequence"],
                         help="bone modes to score (sequence: one skeleton per sequence, rows labelled +bones)")
     parser.add_argument("--split", default="test")
@@ -79,21 +85,21 @@ def main() -> None:
         for bones in args.bones:
             model = RefinementModel.from_checkpoint(ckpt, bones=bones)
             label = method if bones == "free" else f"{method}+bones"
-            for stride in args.strides:
-                values = score(model, store, stride)
-                print(f"{run_id} {label} eval_stride={stride}: " + ", ".join(f"{k} {v:.3f}" for k, v in values.items()))
+            for setting, (stride, taper) in settings(model, args.strides, args.seamless).items():
+                values = score(model, store, stride=stride, taper=taper)
+                print(f"{run_id} {label} {setting}: " + ", ".join(f"{k} {v:.3f}" for k, v in values.items()))
                 stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
                 for metric, value in values.items():
                     unit = "mm" if metric == "mpjpe" else "mm/frame^2"
-                    rows.append(ResultRow(stamp, run_id, f"{group}/eval_stride={stride}", label, seed, "synthetic",
+                    rows.append(ResultRow(stamp, run_id, f"{group}/{setting}", label, seed, "synthetic",
                                           args.split, metric, value, unit, str(ckpt), sha, version))  # fmt: skip
     if args.output:
         append_rows(args.output, rows)
     console = Console()
-    for stride in args.strides:
-        group = {r.group for r in rows if r.group.endswith(f"/eval_stride={stride}")}.pop()
+    for setting in dict.fromkeys(r.group.rsplit("/", 1)[1] for r in rows):  # in the order scored
+        group = {r.group for r in rows if r.group.endswith(f"/{setting}")}.pop()
         table = summarize(rows, split=args.split, group=group)
-        title = f"eval_stride={stride}: {args.split} split, mean ± std over seeds (mm, mm/frame²)"
+        title = f"{setting}: {args.split} split, mean ± std over seeds (mm, mm/frame²)"
         if args.markdown:
             print(f"\n{title}\n\n{to_markdown(table)}")
         else:

@@ -20,11 +20,17 @@ FOLDER = Path(__file__).resolve().parent
 
 @dataclass(frozen=True)
 class Pretrained:
-    """A shipped checkpoint: its file in this package, the config that trains it and what it is for."""
+    """A shipped checkpoint: its file in this package, the config files that train it (``handprior fit --config
+    ...`` in this order, from the repository's root) and what it is for."""
 
     file: str
-    config: str
+    configs: tuple[str, ...]
     summary: str
+
+    @property
+    def command(self) -> str:
+        """The training command."""
+        return "handprior fit " + " ".join(f"--config {config}" for config in self.configs)
 
     @property
     def path(self) -> Path:
@@ -34,12 +40,13 @@ class Pretrained:
 PRETRAINED: dict[str, Pretrained] = {
     "synthetic": Pretrained(
         "synthetic.ckpt",
-        "configs/synthetic.yaml",
-        "the full network (CPU size) trained by the default job on the synthetic benchmark; offline refinement",
+        ("configs/synthetic.yaml", "configs/recipe.yaml"),
+        "the full network (CPU size) trained by the CPU recipe (12 epochs) on the synthetic benchmark; offline "
+        "refinement",
     ),
     "synthetic-live": Pretrained(
         "synthetic-live.ckpt",
-        "configs/synthetic_live.yaml",
+        ("configs/synthetic.yaml", "configs/live.yaml"),
         "the full network trained for streaming at lag 0 (the window's last frame supervised more); "
         "handprior refine --online true --lag 0 / StreamingRefiner",
     ),
@@ -60,7 +67,7 @@ def resolve_checkpoint(path_or_name: str | Path) -> Path:
         return path  # the loader says the file does not exist
     if not shipped.path.is_file():
         raise HandpriorInputError(
-            f"the pretrained model {path_or_name!r} is not in this installation; train it with {shipped.config} "
+            f"the pretrained model {path_or_name!r} is not in this installation; train it with `{shipped.command}` "
             f"and write it with `python -m handprior.pretrained.export RUN.ckpt {path_or_name}`",
             shipped.path,
         )

@@ -86,12 +86,15 @@ def _build(argv: list[str]) -> tuple[Any, Any, dict[str, Any], bool]:
     return cli.datamodule, cli.model.inference, spec, bool(cli.config["model"].get("accel_pad", False))
 
 
-def score(model: Any, store: Any, accel_pad: bool = False) -> dict[str, float]:
-    """MPJPE (mm) and Accel (mm/frame²) of a refinement model on every sequence of a store (the run's metrics)."""
+def score(
+    model: Any, store: Any, accel_pad: bool = False, stride: int | None = None, taper: int = 0
+) -> dict[str, float]:
+    """MPJPE (mm) and Accel (mm/frame²) of a refinement model on every sequence of a store (the run's metrics),
+    refined with windows every ``stride`` frames (None: the model's ``eval_stride``) blended with ``taper``."""
     from handprior.data.datasets import SequenceDataset
     from handprior.metrics.modules import sequence_scores
 
-    pairs = ((model.refine_sequence(item["pred"])["joints"], item["gt"], item.get("valid"))
+    pairs = ((model.refine_sequence(item["pred"], stride, taper)["joints"], item["gt"], item.get("valid"))
              for item in SequenceDataset(store))  # fmt: skip
     return sequence_scores(pairs, accel_pad)  # pred, gt (L,21,3) mm, valid (L,21) bool or None
 

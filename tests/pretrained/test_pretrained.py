@@ -42,14 +42,14 @@ def test_an_unknown_bare_name_lists_the_pretrained_names():
 
 
 def test_a_missing_pretrained_file_says_how_to_write_it(tmp_path, monkeypatch):
-    monkeypatch.setitem(PRETRAINED, "absent", Pretrained("absent.ckpt", "configs/x.yaml", "test"))
-    with pytest.raises(HandpriorInputError, match=r"python -m handprior\.pretrained\.export RUN\.ckpt absent"):
+    monkeypatch.setitem(PRETRAINED, "absent", Pretrained("absent.ckpt", ("configs/x.yaml",), "test"))
+    with pytest.raises(HandpriorInputError, match=r"handprior fit --config configs/x\.yaml` .*export RUN\.ckpt absent"):
         resolve_checkpoint("absent")
 
 
 def test_an_exported_checkpoint_loads_by_name_everywhere(tiny_checkpoint, tmp_path, monkeypatch):
     monkeypatch.setattr("handprior.pretrained.FOLDER", tmp_path)
-    monkeypatch.setitem(PRETRAINED, "tiny", Pretrained("tiny.ckpt", "configs/x.yaml", "test"))
+    monkeypatch.setitem(PRETRAINED, "tiny", Pretrained("tiny.ckpt", ("configs/x.yaml",), "test"))
     written = export(str(tiny_checkpoint), "tiny")
     assert written == tmp_path / "tiny.ckpt"
     stored = torch.load(written, weights_only=True)
@@ -74,7 +74,13 @@ def test_shipped_checkpoints_are_small_and_load(name):
         pytest.skip(f"{shipped.path.name} not built in this checkout")
     assert shipped.path.stat().st_size <= 5 * 1024 * 1024
     model = RefinementModel.from_checkpoint(name)
-    assert Path(shipped.config).name.endswith(".yaml") and model.window == 27
+    assert model.window == 27
+
+
+@pytest.mark.parametrize("name", sorted(PRETRAINED))
+def test_each_pretrained_model_names_config_files_that_exist(name):
+    root = Path(__file__).resolve().parents[2]
+    assert PRETRAINED[name].configs and all((root / config).is_file() for config in PRETRAINED[name].configs)
 
 
 @pytest.mark.parametrize(
