@@ -3,7 +3,8 @@
     .venv/bin/python -m experiments.bench.protocols                       # after `handprior bench ...synthetic.yaml`
     .venv/bin/python -m experiments.bench.protocols --strides 27 9 1 --methods MotionBERT ours
     .venv/bin/python -m experiments.bench.protocols --strides 27 9 --bones free sequence   # + one skeleton
-    .venv/bin/python -m experiments.bench.protocols --strides 27 --seamless --methods ours-recipe
+    .venv/bin/python -m experiments.bench.protocols --strides 27 9 --seamless --methods ours-recipe
+    .venv/bin/python -m experiments.bench.protocols --strides --seamless        # the seamless setting only
 
 A windowed network refines a whole sequence window by window. With ``eval_stride`` = T (the default, MotionBERT's
 protocol) every frame is predicted by one window; with a smaller stride each frame is predicted by T/stride
@@ -60,7 +61,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--results", default="results/bench_synthetic.csv", help="the benchmark's result rows")
     parser.add_argument("--methods", nargs="+", default=["MotionBERT", "ours"], help="methods to re-score")
-    parser.add_argument("--strides", nargs="+", type=int, default=[27, 9], help="eval_stride values (frames)")
+    parser.add_argument("--strides", nargs="*", type=int, default=[27, 9], help="eval_stride values (frames)")
     parser.add_argument("--seamless", action="store_true", help="also score refine's seamless setting")
     parser.add_argument("--bones", nargs="+", default=["free"], choices=["free", "sequence"],
                         help="bone modes to score (sequence: one skeleton per sequence, rows labelled +bones)")
@@ -70,6 +71,8 @@ def main() -> None:
     parser.add_argument("--output", default=None, help="also append the rows to this CSV")
     parser.add_argument("--markdown", action="store_true", help="print Markdown tables")
     args = parser.parse_args()
+    if not args.strides and not args.seamless:
+        parser.error("nothing to score: give --strides and/or --seamless")
     torch.set_num_threads(args.threads)
     runs = {}  # run_id -> the run's test rows' (method, seed, config, group)
     for row in read_rows(args.results):
