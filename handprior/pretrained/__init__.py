@@ -41,14 +41,14 @@ PRETRAINED: dict[str, Pretrained] = {
     "synthetic": Pretrained(
         "synthetic.ckpt",
         ("configs/synthetic.yaml", "configs/recipe.yaml"),
-        "the full network (CPU size) trained by the CPU recipe (12 epochs) on the synthetic benchmark; offline "
-        "refinement",
+        "the full network (CPU size) trained by the CPU recipe (12 epochs) on the synthetic benchmark; the best "
+        "shipped model offline and live",
     ),
     "synthetic-live": Pretrained(
         "synthetic-live.ckpt",
         ("configs/synthetic.yaml", "configs/live.yaml"),
-        "the full network trained for streaming at lag 0 (the window's last frame supervised more); "
-        "handprior refine --online true --lag 0 / StreamingRefiner",
+        "the full network trained 3 epochs for streaming at lag 0 (the window's last frame supervised more); "
+        "a little smoother live than `synthetic`, less accurate",
     ),
 }
 
