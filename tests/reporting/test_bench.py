@@ -118,8 +118,10 @@ def test_synthetic_experiment_has_the_paper_rows_tuned_filters_and_three_seeds()
     spec = load_experiment(ROOT / "experiments" / "bench" / "synthetic.yaml")
     filters = ["Savitzky-Golay", "Gaussian1d", "RTS", "Savitzky-Golay+bones", "Gaussian1d+bones", "One-Euro",
                "Kalman", "One-Euro+bones", "Kalman+bones"]  # fmt: skip
-    assert [m.name for m in spec.methods] == ["input", *filters, "SmoothNet", "MotionBERT", "ours"]
+    assert [m.name for m in spec.methods] == ["input", *filters, "SmoothNet", "MotionBERT", "ours", "ours-recipe"]
     assert len(spec.seeds) >= 3
+    recipe = spec.methods[-1]
+    assert recipe.configs == ("configs/recipe.yaml",) and not recipe.args and recipe.seeds is None  # every seed
     assert all(m.command == "test" for m in spec.methods[:10]) and all(m.command == "fit" for m in spec.methods[10:])
     assert [m.name for m in spec.methods if m.tune] == filters
     bones = {m.name: [a for a in m.args if a.startswith("--model.bones=")] for m in spec.methods}
