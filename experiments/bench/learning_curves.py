@@ -9,12 +9,15 @@ beside the tuned filters and the ceiling's floor (trains nothing; run after the 
 Each run's best checkpoint (the one its test used) is scored again on the test split twice: as trained
 (``bones=free``, its benchmark numbers) and with one skeleton per sequence (``bones=sequence``). The filters' lines
 are the benchmark's tuned rows, the floor is the ceiling's (``experiments.bench.ceiling``: the slow bias alone).
+The CPU recipe's test MPJPE over its seeds (the benchmark's ``ours-recipe`` rows: 12 epochs, ``configs/recipe.yaml``)
+is drawn as mean ± std at the 12-epoch variant.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import statistics
 from pathlib import Path
 
 import torch
@@ -57,6 +60,14 @@ def best_filter(path: str, suffix: str = "") -> tuple[str, float, float]:
     return label, values[label]["mpjpe"], values[label]["accel"]
 
 
+def seed_spread(path: str, method: str) -> tuple[float, float, int] | None:
+    """Mean, sample std and count of ``method``'s test MPJPE over its seeds in a result file (None: no rows)."""
+    values = [r.value for r in read_rows(path) if r.split == "test" and r.method == method and r.metric == "mpjpe"]
+    if not values:
+        return None
+    return statistics.mean(values), statistics.stdev(values) if len(values) > 1 else 0.0, len(values)
+
+
 def main() -> None:
     """Score every variant's checkpoint with free and sequence bones, then write the table, CSV and figure."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -97,6 +108,9 @@ def main() -> None:
         "best filter+bones": best_filter(args.bench, "+bones"),
         "floor": floor,
     }
+    recipe = seed_spread(args.bench, "ours-recipe")
+    if recipe is not None:
+        print(f"recipe (ours-recipe, {recipe[2]} seeds): MPJPE {recipe[0]:.2f} ± {recipe[1]:.2f}")
     for name, value in reference.items():
         print(f"{name:18s} {value if isinstance(value, float) else value}")
     Path(args.output).parent.mkdir(parents=True, exist_ok=True)
@@ -105,11 +119,12 @@ def main() -> None:
         writer.writeheader()
         writer.writerows(lines)
     print(f"wrote {args.output}")
-    print(f"figure: {save_figure(figure(lines, reference), args.figure)}")
+    print(f"figure: {save_figure(figure(lines, reference, recipe), args.figure)}")
 
 
-def figure(lines: list[dict], reference: dict):  # noqa: ANN201 (a matplotlib Figure)
-    """Test MPJPE per variant (as trained, and with one skeleton per sequence) against the reference lines."""
+def figure(lines: list[dict], reference: dict, recipe: tuple[float, float, int] | None = None):  # noqa: ANN201
+    """Test MPJPE per variant (as trained, and with one skeleton per sequence) against the reference lines, and the
+    recipe's mean ± std over seeds at the 12-epoch variant (a matplotlib Figure)."""
     fig = new_figure(7.5, 3.4, dpi=90)
     axes = fig.subplots()
     x = range(len(lines))
@@ -117,6 +132,11 @@ def figure(lines: list[dict], reference: dict):  # noqa: ANN201 (a matplotlib Fi
     axes.plot(x, [line["mpjpe_bones"] for line in lines], "s-", color="tab:green", label="full network + bones")
     styles = {"input": ("0.3", ":"), "best filter": ("tab:orange", "--"), "best filter+bones": ("tab:red", "--"),
               "floor": ("0.5", "-.")}  # fmt: skip
+    variants = [line["variant"] for line in lines]
+    if recipe is not None and "12 epochs" in variants:
+        mean, std, seeds = recipe
+        axes.errorbar(variants.index("12 epochs") + 0.12, mean, yerr=std, fmt="D", color="tab:purple", capsize=3,
+                      markersize=4, label=f"recipe, 12 epochs ({seeds} seeds: {mean:.2f} ± {std:.2f})")  # fmt: skip
     for name, value in reference.items():
         label, mpjpe = (name, value) if isinstance(value, float) else (value[0], value[1])
         colour, style = styles[name]
