@@ -57,7 +57,7 @@ def settings(model: RefinementModel, strides: list[int], seamless: bool) -> dict
 
 
 def main() -> None:
-    """Re-score the benchmark's trained runs at several evaluation strides."""
+    """Re-score the benchmark's trained runs at several evaluation strides and, with --seamless, refine's blend."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--results", default="results/bench_synthetic.csv", help="the benchmark's result rows")
     parser.add_argument("--methods", nargs="+", default=["MotionBERT", "ours"], help="methods to re-score")
