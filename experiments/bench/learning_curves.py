@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import statistics
 from pathlib import Path
 
 import torch
@@ -28,6 +27,7 @@ from handprior.data.datamodule import SyntheticDataModule
 from handprior.inference.model import RefinementModel
 from handprior.reporting.plots import new_figure, save_figure
 from handprior.reporting.rows import read_rows
+from handprior.reporting.table import Stat, summarize
 from handprior.reporting.tune import score
 
 # Variant label -> (results file, method, what changes against the default job).
@@ -60,12 +60,10 @@ def best_filter(path: str, suffix: str = "") -> tuple[str, float, float]:
     return label, values[label]["mpjpe"], values[label]["accel"]
 
 
-def seed_spread(path: str, method: str) -> tuple[float, float, int] | None:
-    """Mean, sample std and count of ``method``'s test MPJPE over its seeds in a result file (None: no rows)."""
-    values = [r.value for r in read_rows(path) if r.split == "test" and r.method == method and r.metric == "mpjpe"]
-    if not values:
-        return None
-    return statistics.mean(values), statistics.stdev(values) if len(values) > 1 else 0.0, len(values)
+def seed_spread(path: str, method: str) -> Stat | None:
+    """``method``'s test MPJPE over its seeds in a result file, as the benchmark table gives it (None: no rows)."""
+    found = [row.stats["mpjpe"] for row in summarize(read_rows(path)) if row.method == method and "mpjpe" in row.stats]
+    return found[0] if found else None
 
 
 def main() -> None:
@@ -110,7 +108,7 @@ def main() -> None:
     }
     recipe = seed_spread(args.bench, "ours-recipe")
     if recipe is not None:
-        print(f"recipe (ours-recipe, {recipe[2]} seeds): MPJPE {recipe[0]:.2f} ± {recipe[1]:.2f}")
+        print(f"recipe (ours-recipe, {recipe.n} seeds): MPJPE {recipe.format()}")
     for name, value in reference.items():
         print(f"{name:18s} {value if isinstance(value, float) else value}")
     Path(args.output).parent.mkdir(parents=True, exist_ok=True)
@@ -122,7 +120,7 @@ def main() -> None:
     print(f"figure: {save_figure(figure(lines, reference, recipe), args.figure)}")
 
 
-def figure(lines: list[dict], reference: dict, recipe: tuple[float, float, int] | None = None):  # noqa: ANN201
+def figure(lines: list[dict], reference: dict, recipe: Stat | None = None):  # noqa: ANN201
     """Test MPJPE per variant (as trained, and with one skeleton per sequence) against the reference lines, and the
     recipe's mean ± std over seeds at the 12-epoch variant (a matplotlib Figure)."""
     fig = new_figure(7.5, 3.4, dpi=90)
@@ -134,9 +132,8 @@ def figure(lines: list[dict], reference: dict, recipe: tuple[float, float, int] 
               "floor": ("0.5", "-.")}  # fmt: skip
     variants = [line["variant"] for line in lines]
     if recipe is not None and "12 epochs" in variants:
-        mean, std, seeds = recipe
-        axes.errorbar(variants.index("12 epochs") + 0.12, mean, yerr=std, fmt="D", color="tab:purple", capsize=3,
-                      markersize=4, label=f"recipe, 12 epochs ({seeds} seeds: {mean:.2f} ± {std:.2f})")  # fmt: skip
+        axes.errorbar(variants.index("12 epochs") + 0.12, recipe.mean, yerr=recipe.std, fmt="D", color="tab:purple",
+                      capsize=3, markersize=4, label=f"recipe, 12 epochs ({recipe.n} seeds: {recipe.format()})")  # fmt: skip
     for name, value in reference.items():
         label, mpjpe = (name, value) if isinstance(value, float) else (value[0], value[1])
         colour, style = styles[name]
