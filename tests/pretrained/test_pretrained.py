@@ -123,7 +123,8 @@ def test_the_shipped_offline_model_beats_the_input_and_the_tuned_gaussian_on_a_f
     from handprior.reporting.tune import score
 
     model = RefinementModel.from_checkpoint("synthetic")
-    refined = score(model, fresh_draw, stride=model.seamless()[0], taper=model.seamless()[1])
+    stride, taper = model.seamless()
+    refined = score(model, fresh_draw, stride=stride, taper=taper)
     raw = score(RefinementModel(Identity()), fresh_draw)
     gaussian = score(RefinementModel(Gaussian1d(1.5)), fresh_draw)  # the benchmark's tuned filter
     assert refined["mpjpe"] < 0.95 * gaussian["mpjpe"] and gaussian["mpjpe"] < raw["mpjpe"]
